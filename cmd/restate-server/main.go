@@ -1,0 +1,98 @@
+// Command restate-server runs one node of a Restate-compatible durable execution server.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/restatego/restate/internal/config"
+	"github.com/restatego/restate/internal/server"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	opts, warnings, err := config.Load(os.Args[1:], os.Environ())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "restate-server: %v\n", err)
+		return 2
+	}
+	switch {
+	case opts.Command.Help:
+		fmt.Print(config.Usage())
+		return 0
+	case opts.Command.Version:
+		fmt.Printf("restate-server %s\n", server.Version)
+		return 0
+	case opts.Command.DumpConfig:
+		b, err := opts.DumpTOML()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "restate-server: %v\n", err)
+			return 1
+		}
+		os.Stdout.Write(b)
+		return 0
+	}
+	logger := newLogger(opts.LogFilter, opts.LogFormat)
+	for _, w := range warnings {
+		logger.Warn(w)
+	}
+	node, _, err := server.Start(opts, logger)
+	if err != nil {
+		logger.Error("startup failed", "err", err)
+		fmt.Fprintf(os.Stderr, "restate-server: %v\n", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	code := 0
+	select {
+	case s := <-sig:
+		logger.Info("shutting down", "signal", s.String())
+	case err := <-node.Err():
+		logger.Error("fatal error, shutting down", "err", err)
+		code = 1
+	}
+	node.Close()
+	return code
+}
+
+// newLogger maps Restate's log filter (env-filter syntax such as "warn,restate=info") onto one
+// slog level: the level given for "restate" if any, else the default directive.
+func newLogger(filter, format string) *slog.Logger {
+	level := slog.LevelInfo
+	def, restate := "", ""
+	for _, d := range strings.Split(filter, ",") {
+		d = strings.TrimSpace(d)
+		if target, lvl, ok := strings.Cut(d, "="); ok {
+			if strings.HasPrefix(target, "restate") {
+				restate = lvl
+			}
+		} else if d != "" {
+			def = d
+		}
+	}
+	chosen := restate
+	if chosen == "" {
+		chosen = def
+	}
+	switch strings.ToLower(chosen) {
+	case "trace", "debug":
+		level = slog.LevelDebug
+	case "warn":
+		level = slog.LevelWarn
+	case "error", "off":
+		level = slog.LevelError
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, hopts))
+}

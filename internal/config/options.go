@@ -1,0 +1,226 @@
+// Package config loads the server configuration the way Restate does:
+// built-in defaults, then a TOML file (`--config-file` or RESTATE_CONFIG),
+// then RESTATE_* environment variables, then command-line flags. Keys are
+// Restate's kebab-case names; common options live at the top level.
+//
+// Options Restate knows but this server does not implement are accepted with
+// a warning, so configuration written for Restate keeps working. Keys that
+// neither knows are errors in a file (they are usually typos) and warnings in
+// the environment (which often carries variables meant for other programs).
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Role names, as Restate spells them.
+const (
+	RoleWorker         = "worker"
+	RoleAdmin          = "admin"
+	RoleMetadataServer = "metadata-server"
+	RoleLogServer      = "log-server"
+	RoleHTTPIngress    = "http-ingress"
+)
+
+// AllRoles lists every role in canonical order; a node runs all of them by default.
+var AllRoles = []string{RoleWorker, RoleAdmin, RoleMetadataServer, RoleLogServer, RoleHTTPIngress}
+
+// Log formats accepted by log-format.
+const (
+	LogFormatPretty  = "pretty"
+	LogFormatCompact = "compact"
+	LogFormatJSON    = "json"
+)
+
+// What an invocation does once its retry policy runs out of attempts.
+const (
+	OnMaxAttemptsPause = "pause"
+	OnMaxAttemptsKill  = "kill"
+)
+
+// Options is the effective server configuration. Field comments give the
+// configuration key and its default.
+type Options struct {
+	ClusterName          string        // cluster-name, "localcluster"
+	NodeName             string        // node-name, the host name
+	BaseDir              string        // base-dir, "./restate-data"
+	BindAddress          string        // bind-address, "0.0.0.0:5122"
+	AdvertisedAddress    string        // advertised-address, "http://127.0.0.1:5122/"
+	Roles                []string      // roles, all five, canonical order
+	ForceNodeID          uint32        // force-node-id, 0 = unset
+	AutoProvision        bool          // auto-provision (alias allow-bootstrap), true
+	DefaultNumPartitions uint16        // default-num-partitions (alias bootstrap-num-partitions), 24
+	DefaultReplication   int           // default-replication, 1 (number of nodes)
+	LogFilter            string        // log-filter, "warn,restate=info"; RUST_LOG overrides it
+	LogFormat            string        // log-format, "pretty"
+	ShutdownTimeout      time.Duration // shutdown-timeout, 1m
+	// DefaultRetryPolicy is the default-retry-policy table for invocations.
+	DefaultRetryPolicy InvocationRetryPolicy
+
+	MetadataClient MetadataClientOptions // [metadata-client]
+	Admin          AdminOptions          // [admin]
+	Ingress        IngressOptions        // [ingress]
+	Worker         WorkerOptions         // [worker]
+	Bifrost        BifrostOptions        // [bifrost]
+	MetadataServer MetadataServerOptions // [metadata-server]
+
+	// Command is what the command line asked for besides configuration. It is
+	// not part of the configuration and never dumped.
+	Command Command
+}
+
+// Command holds the command-line requests that are not configuration values.
+type Command struct {
+	ConfigFile string // the TOML file that was loaded, "" if none
+	DumpConfig bool   // --dump-config: print DumpTOML and exit
+	Help       bool   // --help / -h: print Usage and exit
+	Version    bool   // --version / -V: print the version and exit
+	Production bool   // --production: production defaults (auto-provision off)
+}
+
+// InvocationRetryPolicy is how failed invocations are retried.
+type InvocationRetryPolicy struct {
+	InitialInterval      time.Duration // initial-interval, 500ms
+	ExponentiationFactor float64       // exponentiation-factor, 2.0
+	MaxAttempts          int           // max-attempts, 200; 0 = unlimited
+	OnMaxAttempts        string        // on-max-attempts, "pause" or "kill"
+	MaxInterval          time.Duration // max-interval, 20s
+}
+
+// MetadataClientOptions configures how a node reaches the metadata store.
+type MetadataClientOptions struct {
+	Addresses []string // addresses (legacy: address), ["http://127.0.0.1:5122/"]
+}
+
+// AdminOptions configures the admin API server.
+type AdminOptions struct {
+	BindAddress                string        // bind-address, "0.0.0.0:9070"
+	AdvertisedAdminEndpoint    string        // advertised-admin-endpoint (or advertised-address), "" = derived
+	LogTrimCheckInterval       time.Duration // log-trim-check-interval, 1h
+	ConcurrentAPIRequestsLimit int           // concurrent-api-requests-limit, 0 = unlimited
+}
+
+// IngressOptions configures the HTTP ingress server.
+type IngressOptions struct {
+	BindAddress                string // bind-address, "0.0.0.0:8080"
+	AdvertisedIngressEndpoint  string // advertised-ingress-endpoint (or advertised-address), "" = derived
+	ConcurrentAPIRequestsLimit int    // concurrent-api-requests-limit, 0 = unlimited
+}
+
+// WorkerOptions configures partition processing.
+type WorkerOptions struct {
+	Invoker   InvokerOptions   // [worker.invoker]
+	Snapshots SnapshotsOptions // [worker.snapshots]
+}
+
+// InvokerOptions configures how the worker calls service deployments.
+type InvokerOptions struct {
+	InactivityTimeout          time.Duration // inactivity-timeout, 1m
+	AbortTimeout               time.Duration // abort-timeout, 1m
+	ConcurrentInvocationsLimit int           // concurrent-invocations-limit, 0 = unlimited
+}
+
+// SnapshotsOptions configures partition snapshots in an object store.
+type SnapshotsOptions struct {
+	Destination                string // destination, e.g. "s3://bucket/prefix"; "" = disabled
+	SnapshotIntervalNumRecords uint64 // snapshot-interval-num-records, 0 = no automatic snapshots
+	AwsRegion                  string // aws-region
+	AwsEndpointURL             string // aws-endpoint-url
+	AwsAccessKeyID             string // aws-access-key-id
+	AwsSecretAccessKey         Secret // aws-secret-access-key
+	AwsSessionToken            Secret // aws-session-token
+	AwsProfile                 string // aws-profile
+	AwsAllowHTTP               bool   // aws-allow-http
+}
+
+// BifrostOptions configures the durable log.
+type BifrostOptions struct {
+	DefaultProvider string // default-provider, "replicated" or "local"
+}
+
+// MetadataServerOptions configures the metadata store server.
+type MetadataServerOptions struct {
+	Type string // type, "replicated"
+}
+
+// Secret holds a credential. It prints as "[redacted]" in every fmt verb and
+// encoding so that logging or dumping the options never leaks it; Reveal
+// returns the actual value.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns "[redacted]" for a set secret and "" for an empty one.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return `config.Secret("` + s.String() + `")` }
+
+// MarshalText keeps text and JSON encoders from printing the value.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Defaults returns the built-in configuration.
+func Defaults() *Options {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return &Options{
+		ClusterName:          "localcluster",
+		NodeName:             host,
+		BaseDir:              "./restate-data",
+		BindAddress:          "0.0.0.0:5122",
+		AdvertisedAddress:    "http://127.0.0.1:5122/",
+		Roles:                append([]string(nil), AllRoles...),
+		AutoProvision:        true,
+		DefaultNumPartitions: 24,
+		DefaultReplication:   1,
+		LogFilter:            "warn,restate=info",
+		LogFormat:            LogFormatPretty,
+		ShutdownTimeout:      time.Minute,
+		DefaultRetryPolicy: InvocationRetryPolicy{
+			InitialInterval:      500 * time.Millisecond,
+			ExponentiationFactor: 2.0,
+			MaxAttempts:          200,
+			OnMaxAttempts:        OnMaxAttemptsPause,
+			MaxInterval:          20 * time.Second,
+		},
+		MetadataClient: MetadataClientOptions{Addresses: []string{"http://127.0.0.1:5122/"}},
+		Admin: AdminOptions{
+			BindAddress:          "0.0.0.0:9070",
+			LogTrimCheckInterval: time.Hour,
+		},
+		Ingress: IngressOptions{BindAddress: "0.0.0.0:8080"},
+		Worker: WorkerOptions{
+			Invoker: InvokerOptions{
+				InactivityTimeout: time.Minute,
+				AbortTimeout:      time.Minute,
+			},
+		},
+		Bifrost:        BifrostOptions{DefaultProvider: "replicated"},
+		MetadataServer: MetadataServerOptions{Type: "replicated"},
+	}
+}
+
+// NodeDir is the directory holding this node's data: <base-dir>/<node-name>.
+func (o *Options) NodeDir() string { return filepath.Join(o.BaseDir, o.NodeName) }
+
+// HasRole reports whether the node runs the given role.
+func (o *Options) HasRole(role string) bool {
+	for _, r := range o.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}

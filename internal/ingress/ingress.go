@@ -1,0 +1,398 @@
+// Package ingress serves Restate's ingress HTTP API (port 8080): calls and one-way sends to
+// handlers, and the /restate/* endpoints. A request becomes an Invoke record in the target
+// partition's log; a call is answered when the partition leader reports the result.
+package ingress
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/restatego/restate/internal/duration"
+	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/schema"
+)
+
+// MaxBodySize bounds a request body.
+const MaxBodySize = 16 << 20
+
+// Dispatcher appends invocation records to the right partition's log.
+type Dispatcher interface {
+	// NumPartitions is the size of the partition table.
+	NumPartitions() uint16
+	// Submit appends r to partition p's log and returns once it is durable.
+	Submit(ctx context.Context, p uint16, r *partition.Record) error
+}
+
+// Options configures the ingress.
+type Options struct {
+	Schema     func() *schema.Snapshot
+	Dispatcher Dispatcher
+	Defaults   schema.Defaults
+	Node       uint32
+	Logger     *slog.Logger
+	// ConcurrencyLimit bounds requests in flight; beyond it requests get 429. 0 = unlimited.
+	ConcurrencyLimit int
+}
+
+// Server is the ingress HTTP handler.
+type Server struct {
+	opts   Options
+	logger *slog.Logger
+	sem    chan struct{}
+
+	nextRequest atomic.Uint64
+	mu          sync.Mutex
+	waiters     map[uint64]chan partition.Result
+}
+
+// New creates the ingress.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, logger: opts.Logger.With("component", "ingress"), waiters: make(map[uint64]chan partition.Result)}
+	if opts.ConcurrencyLimit > 0 {
+		s.sem = make(chan struct{}, opts.ConcurrencyLimit)
+	}
+	// Request ids only need to be unique per node while the process lives; seeding from the
+	// clock keeps them unique across restarts too, so a late answer never reaches a new waiter.
+	s.nextRequest.Store(uint64(time.Now().UnixNano()))
+	return s
+}
+
+// Respond delivers an invocation result to the ingress request waiting for it, if still there.
+func (s *Server) Respond(sink partition.Sink, inv ids.InvocationID, res partition.Result) {
+	s.mu.Lock()
+	ch, ok := s.waiters[sink.RequestID]
+	if ok {
+		delete(s.waiters, sink.RequestID)
+	}
+	s.mu.Unlock()
+	if ok {
+		ch <- res
+	}
+}
+
+func (s *Server) register() (uint64, chan partition.Result) {
+	id := s.nextRequest.Add(1)
+	ch := make(chan partition.Result, 1)
+	s.mu.Lock()
+	s.waiters[id] = ch
+	s.mu.Unlock()
+	return id, ch
+}
+
+func (s *Server) unregister(id uint64) {
+	s.mu.Lock()
+	delete(s.waiters, id)
+	s.mu.Unlock()
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if cors(w, r) {
+		return
+	}
+	if s.sem != nil {
+		select {
+		case s.sem <- struct{}{}:
+			defer func() { <-s.sem }()
+		default:
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+	}
+	route, err := ParsePath(r.URL.EscapedPath())
+	if err != nil {
+		if errors.Is(err, errNotFound) {
+			writeMessage(w, http.StatusNotFound, "not found")
+		} else {
+			writeMessage(w, http.StatusBadRequest, err.Error())
+		}
+		return
+	}
+	switch route.Kind {
+	case RouteHealth:
+		s.serveHealth(w, r)
+	case RouteService:
+		s.serveService(w, r, route.Segments)
+	case RouteOpenAPI:
+		writeMessage(w, http.StatusNotImplemented, "not implemented")
+	default:
+		writeMessage(w, http.StatusNotImplemented, "not implemented")
+	}
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		writeMessage(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	names := []string{}
+	for _, svc := range s.opts.Schema().Services() {
+		names = append(names, svc.Name)
+	}
+	sort.Strings(names)
+	writeJSON(w, http.StatusOK, map[string]any{"services": names})
+}
+
+func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		writeMessage(w, http.StatusMethodNotAllowed, "method not allowed, use POST or GET")
+		return
+	}
+	snap := s.opts.Schema()
+	svc := snap.Service(segs[0])
+	if svc == nil {
+		writeMessage(w, http.StatusNotFound, fmt.Sprintf("service '%s' not found, make sure to register the service before calling it.", segs[0]))
+		return
+	}
+	call, err := ResolveServicePath(segs, svc.Ty.HasState())
+	if err != nil {
+		writeMessage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h := svc.Handler(call.Handler)
+	if h == nil {
+		writeMessage(w, http.StatusNotFound, fmt.Sprintf("the service '%s' exists, but the handler '%s' was not found, check that the handler exists in the latest registered service version.", svc.Name, call.Handler))
+		return
+	}
+	opts := svc.Resolve(h, s.opts.Defaults)
+	if !opts.Public {
+		writeMessage(w, http.StatusBadRequest, "the invoked service is not public")
+		return
+	}
+	idemKey := r.Header.Get("idempotency-key")
+	if idemKey != "" && h.Ty == schema.HandlerTypeWorkflow {
+		writeMessage(w, http.StatusBadRequest, "cannot use the idempotency key with workflow handlers. You can invoke workflow handlers only once, the workflow key acts as idempotency key.")
+		return
+	}
+	var executeAt int64
+	if d := delayParam(r); d != "" {
+		if !call.Send {
+			writeMessage(w, http.StatusBadRequest, "cannot use the delay query parameter with calls. The delay is supported only with sends")
+			return
+		}
+		delay, err := duration.Parse(d)
+		if err != nil {
+			writeMessage(w, http.StatusBadRequest, fmt.Sprintf("bad delay query parameter, must be a ISO8601 duration: %v", err))
+			return
+		}
+		if delay > 0 {
+			executeAt = time.Now().Add(delay).UnixMilli()
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
+	if err != nil {
+		writeMessage(w, http.StatusInternalServerError, fmt.Sprintf("cannot read the request body: %v", err))
+		return
+	}
+	if len(body) > MaxBodySize {
+		writeMessage(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodySize))
+		return
+	}
+	if err := h.ValidateInput(r.Header.Get("content-type"), body); err != nil {
+		writeMessage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	headers, err := forwardedHeaders(r)
+	if err != nil {
+		writeMessage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+
+	target := partition.Target{Service: svc.Name, Handler: h.Name, Key: call.Key}
+	target.ServiceType, target.HandlerType = typesOf(svc, h)
+	var pk uint64
+	switch {
+	case svc.Ty.HasState():
+		pk = ids.PartitionKeyForKey(call.Key)
+	case idemKey != "":
+		pk = ids.PartitionKeyForKey(idemKey)
+	default:
+		pk = ids.RandomPartitionKey()
+	}
+	var inv ids.InvocationID
+	switch {
+	case h.Ty == schema.HandlerTypeWorkflow:
+		inv = ids.WorkflowRunID(pk, "", svc.Name, call.Key)
+	case idemKey != "":
+		inv = ids.IdempotentRequestID(pk, "", svc.Name, call.Key, svc.Ty.HasState(), h.Name, idemKey)
+	default:
+		inv = ids.NewInvocationID(pk)
+	}
+	rec := &partition.Record{
+		Kind:           partition.KindInvoke,
+		Inv:            inv,
+		Target:         target,
+		Headers:        headers,
+		Body:           body,
+		IdempotencyKey: idemKey,
+		ExecuteAt:      executeAt,
+		CreatedAt:      time.Now().UnixMilli(),
+	}
+	p := ids.PartitionForKey(pk, s.opts.Dispatcher.NumPartitions())
+	w.Header().Set("x-restate-id", inv.String())
+
+	if call.Send {
+		if err := s.opts.Dispatcher.Submit(r.Context(), p, rec); err != nil {
+			s.submitFailed(w, err, idemKey != "")
+			return
+		}
+		resp := map[string]any{"invocationId": inv.String(), "status": "Accepted"}
+		if executeAt != 0 {
+			resp["executionTime"] = time.UnixMilli(executeAt).UTC().Format(time.RFC3339Nano)
+		}
+		writeJSON(w, http.StatusAccepted, resp)
+		return
+	}
+
+	reqID, ch := s.register()
+	defer s.unregister(reqID)
+	rec.Sink = &partition.Sink{Kind: partition.SinkIngress, Node: s.opts.Node, RequestID: reqID}
+	if err := s.opts.Dispatcher.Submit(r.Context(), p, rec); err != nil {
+		s.submitFailed(w, err, idemKey != "")
+		return
+	}
+	select {
+	case res := <-ch:
+		writeResult(w, h, res)
+	case <-r.Context().Done():
+		// The caller went away; the invocation carries on.
+	}
+}
+
+func (s *Server) submitFailed(w http.ResponseWriter, err error, idempotent bool) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.logger.Warn("submitting invocation failed", "err", err)
+	msg := fmt.Sprintf("the invocation could not be accepted: %v", err)
+	if !idempotent {
+		msg += "; it may still have been submitted, retry with an idempotency key to be safe"
+	}
+	writeMessage(w, http.StatusServiceUnavailable, msg)
+}
+
+// writeResult answers a call with the invocation's result, as Restate does.
+func writeResult(w http.ResponseWriter, h *schema.Handler, res partition.Result) {
+	if f := res.Failure; f != nil {
+		status := int(f.Code)
+		if status < 400 || status > 599 {
+			status = http.StatusInternalServerError
+		}
+		w.Header().Set("x-restate-error-source", "invocation")
+		writeJSON(w, status, map[string]any{"code": f.Code, "message": f.Message})
+		return
+	}
+	if ct, ok := h.OutputContentType(len(res.Value) == 0); ok {
+		w.Header().Set("content-type", ct)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(res.Value)
+}
+
+func typesOf(svc *schema.Service, h *schema.Handler) (partition.ServiceType, partition.HandlerType) {
+	st := partition.ServicePlain
+	switch svc.Ty {
+	case schema.ServiceTypeVirtualObject:
+		st = partition.ServiceVirtualObject
+	case schema.ServiceTypeWorkflow:
+		st = partition.ServiceWorkflow
+	}
+	ht := partition.HandlerNone
+	switch h.Ty {
+	case schema.HandlerTypeExclusive:
+		ht = partition.HandlerExclusive
+	case schema.HandlerTypeShared:
+		ht = partition.HandlerShared
+	case schema.HandlerTypeWorkflow:
+		ht = partition.HandlerWorkflow
+	}
+	if st == partition.ServiceVirtualObject && ht == partition.HandlerNone {
+		ht = partition.HandlerExclusive
+	}
+	return st, ht
+}
+
+// delayParam reads the delay query parameter, whose name Restate compares case-insensitively.
+func delayParam(r *http.Request) string {
+	for k, v := range r.URL.Query() {
+		if strings.EqualFold(k, "delay") && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+var droppedHeaders = map[string]bool{"connection": true, "host": true, "idempotency-key": true, "idempotency-expires": true,
+	"content-length": true, "transfer-encoding": true, "keep-alive": true, "upgrade": true, "te": true, "trailer": true}
+
+func forwardedHeaders(r *http.Request) ([]partition.Header, error) {
+	out := make([]partition.Header, 0, len(r.Header)+1)
+	for k, vs := range r.Header {
+		lk := strings.ToLower(k)
+		if droppedHeaders[lk] {
+			continue
+		}
+		for _, v := range vs {
+			for i := 0; i < len(v); i++ {
+				if v[i] >= 0x80 {
+					return nil, fmt.Errorf("bad header %q: the value must be ASCII", k)
+				}
+			}
+			out = append(out, partition.Header{Key: lk, Value: v})
+		}
+	}
+	path := r.URL.Path
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
+	out = append(out, partition.Header{Key: "x-restate-ingress-path", Value: path})
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// cors answers preflight requests permissively, as Restate's ingress does, and reports whether
+// the request was fully handled.
+func cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", r.Header.Get("Access-Control-Request-Method"))
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
+		}
+		w.WriteHeader(http.StatusOK)
+		return true
+	}
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("content-type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeMessage(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"message": msg})
+}

@@ -1,0 +1,552 @@
+package invoker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/schema"
+	"github.com/restatego/restate/internal/wire"
+)
+
+// task drives one invocation on this node through successive attempts.
+type task struct {
+	iv     *Invoker
+	inv    ids.InvocationID
+	proc   *partition.Processor
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	restart bool
+	aborted bool
+	// While an attempt is being prepared, notifications are buffered in early; once it streams,
+	// they go to att.
+	collecting bool
+	early      []pendingEntry
+	att        *attempt
+
+	proposals  sync.WaitGroup
+	proposeMu  sync.Mutex
+	proposeErr error
+}
+
+type pendingEntry struct {
+	index uint32
+	e     partition.Entry
+}
+
+type outcomeKind int
+
+const (
+	outcomeEnded outcomeKind = iota
+	outcomeSuspended
+	outcomeFailed
+	outcomeAborted
+)
+
+type outcome struct {
+	kind     outcomeKind
+	failure  partition.Failure
+	related  uint32
+	retryIn  *time.Duration
+	behavior wire.ErrorBehavior
+	// counts says whether this failure counts against the retry policy: a deployment we could
+	// not even find does not.
+	counts bool
+}
+
+func failed(code uint32, format string, args ...any) outcome {
+	return outcome{kind: outcomeFailed, failure: partition.Failure{Code: code, Message: fmt.Sprintf(format, args...)}, counts: true}
+}
+
+func (t *task) run() {
+	defer t.iv.wg.Done()
+	defer t.cancel()
+	for {
+		done := t.runAttempts()
+		if t.iv.finish(t) || done {
+			if done {
+				t.iv.mu.Lock()
+				if t.iv.tasks[t.inv] == t {
+					delete(t.iv.tasks, t.inv)
+				}
+				t.iv.mu.Unlock()
+			}
+			return
+		}
+	}
+}
+
+// runAttempts runs attempts until the invocation ends, suspends or is aborted. It returns
+// true when the task must stop for good (aborted or shut down).
+func (t *task) runAttempts() bool {
+	for {
+		if t.ctx.Err() != nil {
+			return true
+		}
+		t.mu.Lock()
+		t.collecting, t.early = true, nil
+		t.mu.Unlock()
+
+		in, err := t.proc.ReadInvocation(t.inv, true)
+		if err != nil {
+			t.iv.logger.Error("reading invocation", "inv", t.inv, "err", err)
+			if !t.sleep(time.Second) {
+				return true
+			}
+			continue
+		}
+		if in == nil {
+			t.stopCollecting()
+			return false // completed, suspended elsewhere or killed
+		}
+		dep, opts, err := t.iv.opts.Resolver.Resolve(in.Status.Target.Service, in.Status.Target.Handler)
+		var out outcome
+		if err != nil {
+			t.stopCollecting()
+			out = outcome{kind: outcomeFailed, failure: partition.Failure{Code: 500, Message: err.Error()}}
+		} else {
+			out = t.attempt(in, dep, opts)
+		}
+		// Every record proposed by this attempt must be durable before the next one starts, so
+		// it replays a journal that holds everything the previous attempt produced.
+		t.proposals.Wait()
+		t.proposeMu.Lock()
+		perr := t.proposeErr
+		t.proposeErr = nil
+		t.proposeMu.Unlock()
+		if perr != nil && out.kind != outcomeAborted {
+			t.iv.logger.Warn("proposing to the log failed", "inv", t.inv, "err", perr)
+			if !t.sleep(time.Second) {
+				return true
+			}
+			continue
+		}
+		switch out.kind {
+		case outcomeEnded, outcomeSuspended:
+			return false
+		case outcomeAborted:
+			return true
+		}
+		if !t.handleFailure(in.Status, opts, out) {
+			return true
+		}
+	}
+}
+
+// handleFailure records a failed attempt and waits out the backoff. It returns false when the
+// task must stop (the invocation was paused or terminated, or the task aborted).
+func (t *task) handleFailure(st *partition.Status, opts schema.ResolvedOptions, out outcome) bool {
+	policy := opts.RetryPolicy
+	attempts := st.RetryCount + 1 // attempts made so far, this one included
+	f := out.failure
+	t.iv.logger.Info("invocation attempt failed", "inv", t.inv, "target", st.Target.String(), "attempt", attempts, "code", f.Code, "err", f.Message)
+
+	switch {
+	case out.behavior == wire.BehaviorFail:
+		t.propose(&partition.Record{Kind: partition.KindTerminate, Inv: t.inv, Failure: &f})
+		return false
+	case out.behavior == wire.BehaviorPause:
+		t.propose(&partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f, RelatedEntry: out.related})
+		t.propose(&partition.Record{Kind: partition.KindPause, Inv: t.inv})
+		return false
+	case out.counts && policy.MaxAttempts > 0 && int(attempts) >= policy.MaxAttempts:
+		t.propose(&partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f, RelatedEntry: out.related})
+		if policy.OnMaxAttempts == schema.OnMaxAttemptsKill {
+			t.propose(&partition.Record{Kind: partition.KindTerminate, Inv: t.inv, Failure: &f})
+		} else {
+			t.propose(&partition.Record{Kind: partition.KindPause, Inv: t.inv})
+		}
+		return false
+	}
+	delay := backoff(policy, attempts)
+	if out.retryIn != nil {
+		delay = *out.retryIn
+	}
+	t.propose(&partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f,
+		RelatedEntry: out.related, NextRetryAt: time.Now().Add(delay).UnixMilli()})
+	t.proposals.Wait()
+	return t.sleep(delay)
+}
+
+func (t *task) sleep(d time.Duration) bool {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-t.ctx.Done():
+		return false
+	}
+}
+
+func (t *task) stopCollecting() {
+	t.mu.Lock()
+	t.collecting, t.early, t.att = false, nil, nil
+	t.mu.Unlock()
+}
+
+// propose appends a record for this invocation; failures surface before the next attempt.
+func (t *task) propose(r *partition.Record) {
+	t.proposals.Add(1)
+	t.proc.Propose(r, func(_ uint64, err error) {
+		if err != nil {
+			t.proposeMu.Lock()
+			t.proposeErr = err
+			t.proposeMu.Unlock()
+		}
+		t.proposals.Done()
+	})
+}
+
+func (t *task) notify(index uint32, e partition.Entry) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.att != nil {
+		t.att.forward(index, e)
+	} else if t.collecting {
+		t.early = append(t.early, pendingEntry{index, e})
+	}
+}
+
+// attempt is one HTTP exchange with the deployment.
+type attempt struct {
+	t       *task
+	version int
+	known   uint32 // entries replayed in the request; later ones are forwarded live
+
+	mu          sync.Mutex
+	out         chan []byte // frames for the request body, in order
+	inputClosed bool
+	ackWanted   map[uint32]bool
+	lastActive  time.Time
+}
+
+func (a *attempt) touch() {
+	a.mu.Lock()
+	a.lastActive = time.Now()
+	a.mu.Unlock()
+}
+
+// forward queues a stored entry for the deployment. Called with t.mu held.
+func (a *attempt) forward(index uint32, e partition.Entry) {
+	if index < a.known {
+		return
+	}
+	mt := wire.MessageType(e.Type)
+	if !mt.IsNotification() {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.inputClosed {
+		return
+	}
+	frame := wire.AppendFrame(nil, mt, 0, e.Payload)
+	if mt == wire.TypeRunCompletion && a.version >= 7 && len(a.ackWanted) > 0 {
+		var n wire.Notification
+		if n.Unmarshal(e.Payload) == nil && n.ID.Kind == wire.IDCompletion && a.ackWanted[n.ID.ID] {
+			delete(a.ackWanted, n.ID.ID)
+			ack := wire.ProposeRunCompletionAck{CompletionID: n.ID.ID}
+			frame = ack.AppendFrame(nil)
+		}
+	}
+	select {
+	case a.out <- frame:
+	default:
+		// The deployment is not reading fast enough: end this attempt's input; the SDK suspends
+		// and the next attempt replays everything from the journal.
+		a.closeInputLocked()
+	}
+}
+
+func (a *attempt) closeInput() {
+	a.mu.Lock()
+	a.closeInputLocked()
+	a.mu.Unlock()
+}
+
+func (a *attempt) closeInputLocked() {
+	if !a.inputClosed {
+		a.inputClosed = true
+		close(a.out)
+	}
+}
+
+func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts schema.ResolvedOptions) outcome {
+	if sem := t.iv.sem; sem != nil {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+		case <-t.ctx.Done():
+			t.stopCollecting()
+			return outcome{kind: outcomeAborted}
+		}
+	}
+	st := in.Status
+	version := dep.ProtocolVersion
+	if version == 0 {
+		version = 5
+	}
+	ctx, cancel := context.WithCancel(t.ctx)
+	defer cancel()
+
+	a := &attempt{t: t, version: version, known: uint32(len(in.Journal)), out: make(chan []byte, 1024),
+		ackWanted: map[uint32]bool{}, lastActive: time.Now()}
+
+	// Start + the stored journal, then live notifications.
+	raw := t.inv.Bytes()
+	start := wire.StartMessage{
+		ID:                             raw[:],
+		DebugID:                        t.inv.String(),
+		KnownEntries:                   uint32(len(in.Journal)),
+		Key:                            st.Target.Key,
+		RetryCountSinceLastStoredEntry: st.RetryCountSince,
+		RandomSeed:                     seedOf(raw[:]),
+		IdempotencyKey:                 st.IdempotencyKey,
+	}
+	if st.LastEntryAt > 0 {
+		if d := time.Now().UnixMilli() - st.LastEntryAt; d > 0 {
+			start.DurationSinceLastStoredEntry = uint64(d)
+		}
+	}
+	if st.Target.Keyed() && !opts.EnableLazyState {
+		for _, s := range in.State {
+			start.StateMap = append(start.StateMap, wire.StateEntry{Key: s.Key, Value: s.Value})
+		}
+	} else {
+		start.PartialState = true
+	}
+	buf := start.AppendFrame(nil, version)
+	for _, e := range in.Journal {
+		buf = wire.AppendFrame(buf, wire.MessageType(e.Type), 0, e.Payload)
+	}
+	a.out <- buf
+
+	t.mu.Lock()
+	early := t.early
+	t.early, t.collecting, t.att = nil, false, a
+	for _, pe := range early {
+		a.forward(pe.index, pe.e)
+	}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		if t.att == a {
+			t.att = nil
+		}
+		t.mu.Unlock()
+		a.closeInput()
+	}()
+
+	requestResponse := dep.ProtocolType == schema.ProtocolTypeRequestResponse || opts.InactivityTimeout == 0
+	if requestResponse {
+		a.closeInput()
+	}
+
+	pr, pw := io.Pipe()
+	go func() {
+		for frame := range a.out {
+			if _, err := pw.Write(frame); err != nil {
+				break
+			}
+			a.touch()
+		}
+		pw.Close()
+		// Drain frames queued after a write error so forward never blocks on a full channel.
+		for range a.out {
+		}
+	}()
+
+	url := strings.TrimSuffix(dep.URI, "/") + "/invoke/" + st.Target.Service + "/" + st.Target.Handler
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, pr)
+	if err != nil {
+		return failed(500, "building request to %s: %v", url, err)
+	}
+	ct := wire.InvocationContentType(version)
+	req.Header.Set("content-type", ct)
+	req.Header.Set("accept", ct)
+	req.Header.Set("x-restate-invocation-id", t.inv.String())
+	if t.iv.opts.ClusterName != "" {
+		req.Header.Set("x-restate-cluster-name", t.iv.opts.ClusterName)
+	}
+	for k, v := range dep.AdditionalHeaders {
+		req.Header.Set(k, v)
+	}
+
+	go a.watchdog(ctx, cancel, opts, requestResponse)
+
+	resp, err := t.iv.client(dep).Do(req)
+	if err != nil {
+		if t.isAborted() {
+			return outcome{kind: outcomeAborted}
+		}
+		return failed(503, "calling deployment %s: %v", dep.URI, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		code := uint32(resp.StatusCode)
+		if code < 400 || code > 599 {
+			code = 500
+		}
+		return failed(code, "deployment %s answered HTTP %d: %s", dep.URI, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	if got := resp.Header.Get("content-type"); got != ct {
+		return failed(415, "deployment %s answered with content-type %q, expected %q", dep.URI, got, ct)
+	}
+	dec := wire.NewDecoder(resp.Body, t.iv.opts.MaxMessageSize)
+	for {
+		f, err := dec.Next()
+		if err != nil {
+			if t.isAborted() {
+				return outcome{kind: outcomeAborted}
+			}
+			if errors.Is(err, io.EOF) {
+				return failed(571, "the deployment closed the stream without ending, suspending or failing the attempt")
+			}
+			if ctx.Err() != nil {
+				return failed(500, "attempt timed out: no progress within the inactivity and abort timeouts")
+			}
+			return failed(571, "reading from deployment: %v", err)
+		}
+		a.touch()
+		if out, end := t.handleFrame(a, f); end {
+			a.closeInput()
+			// Let the SDK finish its response; it stops reading our input once it sent a
+			// terminal message.
+			drainTimer := time.AfterFunc(5*time.Second, cancel)
+			_, _ = io.Copy(io.Discard, resp.Body)
+			drainTimer.Stop()
+			return out
+		}
+	}
+}
+
+// handleFrame acts on one message from the deployment; end reports a terminal message.
+func (t *task) handleFrame(a *attempt, f wire.Frame) (outcome, bool) {
+	mt := f.Type
+	switch {
+	case mt.IsCommand() || mt.IsCustomEntry():
+		if mt == wire.TypeInputCommand {
+			return failed(571, "the deployment sent an InputCommand"), true
+		}
+		t.propose(&partition.Record{Kind: partition.KindJournalAppend, Inv: t.inv, EntryType: uint16(mt), Payload: append([]byte{}, f.Payload...)})
+		return outcome{}, false
+	}
+	switch mt {
+	case wire.TypeProposeRunCompletion:
+		var m wire.ProposeRunCompletion
+		if err := m.Unmarshal(f.Payload); err != nil {
+			return failed(571, "malformed ProposeRunCompletion: %v", err), true
+		}
+		r := &partition.Record{Kind: partition.KindRunCompletion, Inv: t.inv, CompletionID: m.ResultCompletionID}
+		if m.Kind == wire.ResultFailure && m.Failure != nil {
+			r.Failure = &partition.Failure{Code: m.Failure.Code, Message: m.Failure.Message}
+		} else {
+			r.Payload = append([]byte{}, m.Value...)
+		}
+		if f.RequestedAck() && a.version >= 7 {
+			a.mu.Lock()
+			a.ackWanted[m.ResultCompletionID] = true
+			a.mu.Unlock()
+		}
+		t.propose(r)
+		return outcome{}, false
+	case wire.TypeAwaitingOn:
+		return outcome{}, false
+	case wire.TypeSuspension:
+		var m wire.SuspensionMessage
+		if err := m.Unmarshal(f.Payload); err != nil {
+			return failed(571, "malformed SuspensionMessage: %v", err), true
+		}
+		fut := m.Awaiting()
+		c, s, n := fut.Leaves()
+		if len(c) == 0 && len(s) == 0 && len(n) == 0 {
+			return failed(571, "the deployment suspended without waiting for anything"), true
+		}
+		t.propose(&partition.Record{Kind: partition.KindSuspend, Inv: t.inv, WaitCompletions: c, WaitSignals: s, WaitNames: n})
+		return outcome{kind: outcomeSuspended}, true
+	case wire.TypeError:
+		var m wire.ErrorMessage
+		if err := m.Unmarshal(f.Payload); err != nil {
+			return failed(571, "malformed ErrorMessage: %v", err), true
+		}
+		out := outcome{kind: outcomeFailed, counts: true, behavior: m.Behavior,
+			failure: partition.Failure{Code: m.Code, Message: m.Message}}
+		if m.Stacktrace != "" {
+			out.failure.Message += "\n" + m.Stacktrace
+		}
+		if m.RelatedCommandIndex != nil {
+			out.related = *m.RelatedCommandIndex
+		}
+		if m.NextRetryDelay != nil {
+			d := time.Duration(*m.NextRetryDelay) * time.Millisecond
+			out.retryIn = &d
+		}
+		return out, true
+	case wire.TypeEnd:
+		t.propose(&partition.Record{Kind: partition.KindEnd, Inv: t.inv})
+		return outcome{kind: outcomeEnded}, true
+	}
+	return failed(571, "unexpected message %s from the deployment", mt), true
+}
+
+func (t *task) isAborted() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.aborted || t.ctx.Err() != nil
+}
+
+// watchdog enforces the inactivity timeout (close our input so the SDK suspends) and then the
+// abort timeout (give up on the attempt).
+func (a *attempt) watchdog(ctx context.Context, cancel context.CancelFunc, opts schema.ResolvedOptions, requestResponse bool) {
+	inactivity, abort := opts.InactivityTimeout, opts.AbortTimeout
+	if abort <= 0 {
+		abort = time.Minute
+	}
+	var closedAt time.Time
+	if requestResponse {
+		closedAt = time.Now()
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			a.mu.Lock()
+			idle := now.Sub(a.lastActive)
+			closed := a.inputClosed
+			a.mu.Unlock()
+			if !closed && inactivity > 0 && idle > inactivity {
+				a.closeInput()
+				closedAt = now
+				continue
+			}
+			if closed && closedAt.IsZero() {
+				closedAt = now
+			}
+			if closed && now.Sub(closedAt) > abort && idle > abort {
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+func seedOf(id []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(id)
+	return h.Sum64()
+}

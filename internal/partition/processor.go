@@ -1,0 +1,376 @@
+// Package partition is the partition processor: a deterministic state machine that applies
+// its log's records, in order, to the partition's tables, plus the leader's side of the world
+// (handing invocations to the invoker, firing timers, answering ingress callers).
+//
+// Every replica applies the same records and ends in the same state; only the leader acts on
+// what it applied. The leader proposes new records (results from deployments, timer firings)
+// stamped with its epoch, and the state machine drops records from deposed leaders.
+package partition
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/log"
+	"github.com/restatego/restate/internal/storage"
+)
+
+// Effects is how the leader acts on the world. Calls come from the processor goroutine after
+// the records that caused them are applied and committed; implementations must not block.
+type Effects interface {
+	// Invoke asks the invoker to run (or resume) an invocation of this partition.
+	Invoke(p *Processor, inv ids.InvocationID)
+	// Notify hands a newly stored journal entry to a running attempt, if any.
+	Notify(inv ids.InvocationID, index uint32, e Entry)
+	// Abort stops any running attempt of the invocation.
+	Abort(inv ids.InvocationID)
+	// Respond delivers an invocation's result to a waiting party.
+	Respond(sink Sink, inv ids.InvocationID, res Result)
+}
+
+// Config configures a processor.
+type Config struct {
+	ID      uint16
+	Node    uint32
+	DB      *storage.DB
+	Log     log.Log
+	Effects Effects
+	Logger  *slog.Logger
+	// CompletedRetention is how long a completed invocation's status and result stay.
+	CompletedRetention time.Duration
+}
+
+// ErrNotLeader is returned for requests that only the leader can serve.
+var ErrNotLeader = errors.New("partition: not the leader")
+
+// Processor applies one partition's log.
+type Processor struct {
+	cfg    Config
+	id     uint16
+	db     *storage.DB
+	log    log.Log
+	logger *slog.Logger
+
+	queueMu sync.Mutex
+	queue   []log.Entry
+	wake    chan struct{}
+
+	applied uint64 // only touched by the run goroutine
+	epoch   uint64 // current leader epoch as applied
+
+	leader       atomic.Bool
+	leaderEpoch  atomic.Uint64 // our epoch while leader
+	proposed     uint64        // epoch we announced, awaiting apply
+	appliedLSN   atomic.Uint64
+	timers       timerHeap
+	timerArmed   *time.Timer
+	cleanupTimer *time.Ticker
+
+	effects []func()
+}
+
+// New creates a processor; Run drives it.
+func New(cfg Config) *Processor {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CompletedRetention == 0 {
+		cfg.CompletedRetention = 24 * time.Hour
+	}
+	return &Processor{
+		cfg:    cfg,
+		id:     cfg.ID,
+		db:     cfg.DB,
+		log:    cfg.Log,
+		logger: cfg.Logger.With("partition", cfg.ID),
+		wake:   make(chan struct{}, 1),
+	}
+}
+
+// ID is the partition id.
+func (p *Processor) ID() uint16 { return p.id }
+
+// IsLeader reports whether this processor currently leads its partition.
+func (p *Processor) IsLeader() bool { return p.leader.Load() }
+
+// AppliedLSN is the last applied log position.
+func (p *Processor) AppliedLSN() uint64 { return p.appliedLSN.Load() }
+
+// Propose appends a record to the partition's log. Records of the leader's own making carry
+// its epoch so a deposed leader's late proposals are dropped.
+func (p *Processor) Propose(r *Record, done func(lsn uint64, err error)) {
+	if r.CreatedAt == 0 {
+		r.CreatedAt = time.Now().UnixMilli()
+	}
+	if r.Kind != KindInvoke && r.Kind != KindAnnounceLeader && r.Epoch == 0 {
+		r.Epoch = p.leaderEpoch.Load()
+	}
+	p.log.Append(p.id, r.Encode(), done)
+}
+
+// Submit proposes and waits until the record is durable.
+func (p *Processor) Submit(ctx context.Context, r *Record) error {
+	ch := make(chan error, 1)
+	p.Propose(r, func(_ uint64, err error) { ch <- err })
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Invocation is what the invoker needs to start an attempt.
+type Invocation struct {
+	Status  *Status
+	Journal []Entry
+	State   []StateEntry // eager state for keyed targets
+}
+
+// ReadInvocation reads an invocation's status, journal and, for keyed targets, its object
+// state from committed storage. It returns nil when the invocation is not running any more.
+func (p *Processor) ReadInvocation(inv ids.InvocationID, withState bool) (*Invocation, error) {
+	snap := p.db.NewSnapshot()
+	defer snap.Close()
+	rd := reader{p: p.id, r: snap}
+	st, err := rd.status(inv)
+	if err != nil || st == nil || st.Phase != PhaseInvoked {
+		return nil, err
+	}
+	j, err := rd.journal(inv, st.JournalLen)
+	if err != nil {
+		return nil, err
+	}
+	if uint32(len(j)) != st.JournalLen {
+		return nil, fmt.Errorf("partition %d: journal of %s has %d entries, status says %d", p.id, inv, len(j), st.JournalLen)
+	}
+	out := &Invocation{Status: st, Journal: j}
+	if withState && st.Target.Keyed() {
+		if out.State, err = rd.state(st.Target.Service, st.Target.Key); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ReadStatus reads an invocation's committed status (nil if unknown).
+func (p *Processor) ReadStatus(inv ids.InvocationID) (*Status, error) {
+	return reader{p: p.id, r: p.db}.status(inv)
+}
+
+// ReadState reads one object's state.
+func (p *Processor) ReadState(service, key string) ([]StateEntry, error) {
+	return reader{p: p.id, r: p.db}.state(service, key)
+}
+
+// enqueue is the log consumer: it must not block.
+func (p *Processor) enqueue(entries []log.Entry) {
+	p.queueMu.Lock()
+	p.queue = append(p.queue, entries...)
+	p.queueMu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run recovers the partition from its log and applies records until ctx ends.
+func (p *Processor) Run(ctx context.Context) error {
+	rd := reader{p: p.id, r: p.db}
+	var err error
+	if p.applied, err = rd.metaU64("applied"); err != nil {
+		return err
+	}
+	if p.epoch, err = rd.metaU64("epoch"); err != nil {
+		return err
+	}
+	p.appliedLSN.Store(p.applied)
+	// Subscribe before reading the tail so nothing committed in between is missed; entries
+	// seen twice are skipped by lsn.
+	p.log.Subscribe(p.id, p.enqueue)
+	for {
+		entries, err := p.log.Read(p.id, p.applied+1, 1024)
+		if err != nil {
+			return fmt.Errorf("partition %d: replay: %w", p.id, err)
+		}
+		if len(entries) == 0 {
+			break
+		}
+		if err := p.applyBatch(entries); err != nil {
+			return err
+		}
+	}
+	p.claimLeadership()
+
+	cleanup := time.NewTicker(time.Minute)
+	defer cleanup.Stop()
+	for {
+		var timerC <-chan time.Time
+		if p.timerArmed != nil {
+			timerC = p.timerArmed.C
+		}
+		select {
+		case <-ctx.Done():
+			p.stepDown()
+			return nil
+		case <-p.wake:
+			p.queueMu.Lock()
+			batch := p.queue
+			p.queue = nil
+			p.queueMu.Unlock()
+			if err := p.applyBatch(batch); err != nil {
+				p.logger.Error("apply failed; partition stops", "err", err)
+				p.stepDown()
+				return err
+			}
+		case <-timerC:
+			p.timerArmed = nil
+			p.fireDueTimers()
+		case <-cleanup.C:
+			if p.IsLeader() {
+				p.Propose(&Record{Kind: KindCleanup}, nil)
+			}
+		}
+	}
+}
+
+func (p *Processor) claimLeadership() {
+	p.proposed = p.epoch + 1
+	p.Propose(&Record{Kind: KindAnnounceLeader, Epoch: p.proposed, Node: p.cfg.Node}, func(_ uint64, err error) {
+		if err != nil {
+			p.logger.Error("announcing leadership failed", "err", err)
+		}
+	})
+}
+
+func (p *Processor) stepDown() {
+	if p.leader.Swap(false) {
+		p.leaderEpoch.Store(0)
+		if p.timerArmed != nil {
+			p.timerArmed.Stop()
+			p.timerArmed = nil
+		}
+		p.timers = nil
+	}
+}
+
+// applyBatch applies entries in one write batch, commits it without fsync (the log is the
+// durable copy; a crash replays from the last applied lsn), then runs the leader's effects.
+func (p *Processor) applyBatch(entries []log.Entry) error {
+	b := p.db.NewIndexedBatch()
+	defer b.Close()
+	t := &txn{reader: reader{p: p.id, r: b}, b: b}
+	applied := p.applied
+	for _, e := range entries {
+		if e.LSN <= applied {
+			continue
+		}
+		if e.LSN != applied+1 {
+			return fmt.Errorf("partition %d: log gap: applied %d, next record %d", p.id, applied, e.LSN)
+		}
+		r, err := DecodeRecord(e.Data)
+		if err != nil {
+			// A record we cannot read is skipped loudly rather than wedging the partition.
+			p.logger.Error("skipping undecodable record", "lsn", e.LSN, "err", err)
+		} else if err := p.apply(t, r); err != nil {
+			return fmt.Errorf("partition %d: apply %s at lsn %d: %w", p.id, r.Kind, e.LSN, err)
+		}
+		applied = e.LSN
+	}
+	if applied == p.applied {
+		p.effects = p.effects[:0]
+		return nil
+	}
+	t.putMetaU64("applied", applied)
+	t.putMetaU64("epoch", p.epoch)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("partition %d: commit: %w", p.id, err)
+	}
+	p.applied = applied
+	p.appliedLSN.Store(applied)
+	effects := p.effects
+	p.effects = nil
+	for _, f := range effects {
+		f()
+	}
+	return nil
+}
+
+// effect queues a leader action to run after the current batch commits.
+func (p *Processor) effect(f func()) {
+	if p.leader.Load() {
+		p.effects = append(p.effects, f)
+	}
+}
+
+// ---- timers (leader only) ----
+
+type timerHeap []timerRef
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].wakeMs < h[j].wakeMs }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timerRef)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+func (p *Processor) addTimer(t timerRef) {
+	heap.Push(&p.timers, t)
+	p.armTimer()
+}
+
+func (p *Processor) armTimer() {
+	if len(p.timers) == 0 {
+		return
+	}
+	d := time.Until(time.UnixMilli(p.timers[0].wakeMs))
+	if d < 0 {
+		d = 0
+	}
+	if p.timerArmed != nil {
+		p.timerArmed.Stop()
+	}
+	p.timerArmed = time.NewTimer(d)
+}
+
+func (p *Processor) fireDueTimers() {
+	now := time.Now().UnixMilli()
+	for len(p.timers) > 0 && p.timers[0].wakeMs <= now {
+		t := heap.Pop(&p.timers).(timerRef)
+		p.Propose(&Record{Kind: KindTimerFired, Inv: t.inv, TimerKey: t.key}, nil)
+	}
+	p.armTimer()
+}
+
+func (p *Processor) loadTimers() {
+	prefix := storage.TableKey(p.id, storage.TableTimer)
+	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: storage.TablePrefixEnd(prefix)})
+	if err != nil {
+		p.logger.Error("loading timers", "err", err)
+		return
+	}
+	defer it.Close()
+	p.timers = p.timers[:0]
+	for ok := it.First(); ok; ok = it.Next() {
+		t, err := parseTimerKey(p.id, it.Key())
+		if err != nil {
+			p.logger.Error("skipping malformed timer", "err", err)
+			continue
+		}
+		p.timers = append(p.timers, t)
+	}
+	heap.Init(&p.timers)
+	p.armTimer()
+}

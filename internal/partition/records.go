@@ -1,0 +1,362 @@
+package partition
+
+import (
+	"fmt"
+
+	"github.com/restatego/restate/internal/codec"
+	"github.com/restatego/restate/internal/ids"
+)
+
+// recordFormat is the version byte in front of every record we write to a log.
+const recordFormat = 1
+
+// Kind identifies what a log record asks the state machine to do.
+type Kind uint8
+
+const (
+	KindAnnounceLeader Kind = 1  // a processor claims leadership with a new epoch
+	KindInvoke         Kind = 2  // create an invocation (from the ingress or another invocation)
+	KindJournalAppend  Kind = 3  // a command the deployment sent during an attempt
+	KindRunCompletion  Kind = 4  // the result of a ctx.Run proposed by the deployment
+	KindEnd            Kind = 5  // the deployment finished the invocation
+	KindSuspend        Kind = 6  // the deployment suspended waiting for notifications
+	KindAttemptFailed  Kind = 7  // an attempt failed and will be retried (status bookkeeping)
+	KindTerminate      Kind = 8  // end the invocation with a failure (kill, retries exhausted)
+	KindTimerFired     Kind = 9  // a durable timer is due
+	KindPause          Kind = 10 // stop retrying until an operator resumes
+	KindCleanup        Kind = 11 // drop completed invocations whose retention has passed
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindAnnounceLeader:
+		return "AnnounceLeader"
+	case KindInvoke:
+		return "Invoke"
+	case KindJournalAppend:
+		return "JournalAppend"
+	case KindRunCompletion:
+		return "RunCompletion"
+	case KindEnd:
+		return "End"
+	case KindSuspend:
+		return "Suspend"
+	case KindAttemptFailed:
+		return "AttemptFailed"
+	case KindTerminate:
+		return "Terminate"
+	case KindTimerFired:
+		return "TimerFired"
+	case KindPause:
+		return "Pause"
+	case KindCleanup:
+		return "Cleanup"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// ServiceType mirrors the schema's service types in a byte.
+type ServiceType uint8
+
+const (
+	ServicePlain ServiceType = iota
+	ServiceVirtualObject
+	ServiceWorkflow
+)
+
+// HandlerType says how a handler of a keyed service is scheduled.
+type HandlerType uint8
+
+const (
+	HandlerNone HandlerType = iota // handlers of plain services
+	HandlerExclusive
+	HandlerShared
+	HandlerWorkflow
+)
+
+// Target is the handler an invocation runs.
+type Target struct {
+	Service     string
+	Handler     string
+	Key         string
+	ServiceType ServiceType
+	HandlerType HandlerType
+}
+
+// Keyed reports whether the target belongs to a virtual object or workflow.
+func (t Target) Keyed() bool { return t.ServiceType != ServicePlain }
+
+// Exclusive reports whether the target holds its key's lock while it runs.
+func (t Target) Exclusive() bool {
+	return t.HandlerType == HandlerExclusive || t.HandlerType == HandlerWorkflow
+}
+
+func (t Target) String() string {
+	if t.Keyed() {
+		return t.Service + "/" + t.Key + "/" + t.Handler
+	}
+	return t.Service + "/" + t.Handler
+}
+
+// Header is one request header forwarded to the handler.
+type Header struct{ Key, Value string }
+
+// SinkKind says where an invocation's result goes.
+type SinkKind uint8
+
+const (
+	SinkIngress SinkKind = 1 // an ingress request waiting on a node
+)
+
+// Sink is one party waiting for an invocation's result.
+type Sink struct {
+	Kind      SinkKind
+	Node      uint32
+	RequestID uint64
+}
+
+// Failure is a terminal error of an invocation.
+type Failure struct {
+	Code    uint32
+	Message string
+}
+
+// Result is how an invocation ended.
+type Result struct {
+	Value   []byte
+	Failure *Failure
+}
+
+// Record is one entry of a partition log. Which fields matter depends on Kind.
+type Record struct {
+	Kind Kind
+	// Epoch is the leader epoch of the proposer; the state machine drops records whose epoch
+	// is older than the current leader's. 0 marks records that are valid under any leader
+	// (requests from ingresses, which carry their own dedup).
+	Epoch uint64
+	Inv   ids.InvocationID
+	// CreatedAt is the proposer's clock (unix ms). The state machine uses it instead of its own
+	// clock so that every replica applies a record identically.
+	CreatedAt int64
+
+	// Invoke
+	Target         Target
+	Headers        []Header
+	Body           []byte
+	Sink           *Sink
+	IdempotencyKey string
+	ExecuteAt      int64 // unix ms; 0 = now
+
+	// JournalAppend
+	EntryType uint16
+	Payload   []byte
+
+	// RunCompletion (Payload holds the value when Failure is nil)
+	CompletionID uint32
+	Failure      *Failure
+
+	// Suspend
+	WaitCompletions []uint32
+	WaitSignals     []uint32
+	WaitNames       []string
+
+	// AttemptFailed: Failure, plus these
+	RelatedEntry uint32
+	NextRetryAt  int64
+
+	// AnnounceLeader
+	Node uint32
+
+	// TimerFired
+	TimerKey []byte
+}
+
+// Encode serialises the record.
+func (r *Record) Encode() []byte {
+	e := codec.Encoder{Buf: make([]byte, 0, 64+len(r.Body)+len(r.Payload))}
+	e.Byte(recordFormat)
+	e.Byte(byte(r.Kind))
+	e.Uvarint(r.Epoch)
+	id := r.Inv.Bytes()
+	e.Raw(id[:])
+	e.Varint(r.CreatedAt)
+	switch r.Kind {
+	case KindAnnounceLeader:
+		e.Uvarint(uint64(r.Node))
+	case KindInvoke:
+		encodeTarget(&e, r.Target)
+		e.Uvarint(uint64(len(r.Headers)))
+		for _, h := range r.Headers {
+			e.String(h.Key)
+			e.String(h.Value)
+		}
+		e.Bytes(r.Body)
+		encodeSink(&e, r.Sink)
+		e.String(r.IdempotencyKey)
+		e.Varint(r.ExecuteAt)
+	case KindJournalAppend:
+		e.Uvarint(uint64(r.EntryType))
+		e.Bytes(r.Payload)
+	case KindRunCompletion:
+		e.Uvarint(uint64(r.CompletionID))
+		encodeFailure(&e, r.Failure)
+		e.Bytes(r.Payload)
+	case KindEnd, KindPause:
+	case KindSuspend:
+		encodeU32s(&e, r.WaitCompletions)
+		encodeU32s(&e, r.WaitSignals)
+		e.Uvarint(uint64(len(r.WaitNames)))
+		for _, n := range r.WaitNames {
+			e.String(n)
+		}
+	case KindAttemptFailed:
+		encodeFailure(&e, r.Failure)
+		e.Uvarint(uint64(r.RelatedEntry))
+		e.Varint(r.NextRetryAt)
+	case KindTerminate:
+		encodeFailure(&e, r.Failure)
+	case KindTimerFired:
+		e.Bytes(r.TimerKey)
+	case KindCleanup:
+	}
+	return e.Buf
+}
+
+// DecodeRecord parses a record written by Encode.
+func DecodeRecord(b []byte) (*Record, error) {
+	d := codec.NewDecoder(b)
+	if v := d.Byte(); v != recordFormat {
+		if d.Err() != nil {
+			return nil, fmt.Errorf("partition: empty record")
+		}
+		return nil, fmt.Errorf("partition: unknown record format %d", v)
+	}
+	r := &Record{Kind: Kind(d.Byte()), Epoch: d.Uvarint()}
+	raw := d.Raw(24)
+	if d.Err() == nil {
+		id, err := ids.InvocationIDFromBytes(raw)
+		if err != nil {
+			return nil, err
+		}
+		r.Inv = id
+	}
+	r.CreatedAt = d.Varint()
+	switch r.Kind {
+	case KindAnnounceLeader:
+		r.Node = uint32(d.Uvarint())
+	case KindInvoke:
+		r.Target = decodeTarget(d)
+		n := d.Uvarint()
+		if n > uint64(len(b)) {
+			return nil, fmt.Errorf("partition: corrupt Invoke record: %d headers", n)
+		}
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			r.Headers = append(r.Headers, Header{Key: d.String(), Value: d.String()})
+		}
+		r.Body = d.CopyBytes()
+		r.Sink = decodeSink(d)
+		r.IdempotencyKey = d.String()
+		r.ExecuteAt = d.Varint()
+	case KindJournalAppend:
+		r.EntryType = uint16(d.Uvarint())
+		r.Payload = d.CopyBytes()
+	case KindRunCompletion:
+		r.CompletionID = uint32(d.Uvarint())
+		r.Failure = decodeFailure(d)
+		r.Payload = d.CopyBytes()
+	case KindEnd, KindPause:
+	case KindSuspend:
+		r.WaitCompletions = decodeU32s(d, len(b))
+		r.WaitSignals = decodeU32s(d, len(b))
+		n := d.Uvarint()
+		if n > uint64(len(b)) {
+			return nil, fmt.Errorf("partition: corrupt Suspend record")
+		}
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			r.WaitNames = append(r.WaitNames, d.String())
+		}
+	case KindAttemptFailed:
+		r.Failure = decodeFailure(d)
+		r.RelatedEntry = uint32(d.Uvarint())
+		r.NextRetryAt = d.Varint()
+	case KindTerminate:
+		r.Failure = decodeFailure(d)
+	case KindTimerFired:
+		r.TimerKey = d.CopyBytes()
+	case KindCleanup:
+	default:
+		return nil, fmt.Errorf("partition: unknown record kind %d", r.Kind)
+	}
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("partition: corrupt %s record: %w", r.Kind, err)
+	}
+	return r, nil
+}
+
+func encodeTarget(e *codec.Encoder, t Target) {
+	e.String(t.Service)
+	e.String(t.Handler)
+	e.String(t.Key)
+	e.Byte(byte(t.ServiceType))
+	e.Byte(byte(t.HandlerType))
+}
+
+func decodeTarget(d *codec.Decoder) Target {
+	return Target{Service: d.String(), Handler: d.String(), Key: d.String(),
+		ServiceType: ServiceType(d.Byte()), HandlerType: HandlerType(d.Byte())}
+}
+
+func encodeSink(e *codec.Encoder, s *Sink) {
+	if s == nil {
+		e.Byte(0)
+		return
+	}
+	e.Byte(byte(s.Kind))
+	e.Uvarint(uint64(s.Node))
+	e.Uvarint(s.RequestID)
+}
+
+func decodeSink(d *codec.Decoder) *Sink {
+	k := SinkKind(d.Byte())
+	if k == 0 {
+		return nil
+	}
+	return &Sink{Kind: k, Node: uint32(d.Uvarint()), RequestID: d.Uvarint()}
+}
+
+func encodeFailure(e *codec.Encoder, f *Failure) {
+	if f == nil {
+		e.Bool(false)
+		return
+	}
+	e.Bool(true)
+	e.Uvarint(uint64(f.Code))
+	e.String(f.Message)
+}
+
+func decodeFailure(d *codec.Decoder) *Failure {
+	if !d.Bool() {
+		return nil
+	}
+	return &Failure{Code: uint32(d.Uvarint()), Message: d.String()}
+}
+
+func encodeU32s(e *codec.Encoder, v []uint32) {
+	e.Uvarint(uint64(len(v)))
+	for _, x := range v {
+		e.Uvarint(uint64(x))
+	}
+}
+
+func decodeU32s(d *codec.Decoder, limit int) []uint32 {
+	n := d.Uvarint()
+	if n > uint64(limit) {
+		d.Raw(limit + 1) // forces a sticky error
+		return nil
+	}
+	var out []uint32
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		out = append(out, uint32(d.Uvarint()))
+	}
+	return out
+}

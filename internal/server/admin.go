@@ -1,0 +1,40 @@
+package server
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/restatego/restate/internal/admin"
+	"github.com/restatego/restate/internal/discovery"
+)
+
+// adminHandler serves the admin API (9070).
+func (n *Node) adminHandler(ingressAddr string) http.Handler {
+	return admin.New(n.registry, discovery.NewClient(discovery.ClientOptions{}), admin.Options{
+		Version:         Version,
+		IngressEndpoint: n.ingressEndpoint(ingressAddr),
+		Defaults:        n.defaults,
+		ClusterName:     n.opts.ClusterName,
+		Logger:          n.logger,
+	})
+}
+
+// ingressEndpoint is the advertised ingress URL: configured, or derived from the bound address
+// with an unspecified host replaced by 127.0.0.1, as Restate does.
+func (n *Node) ingressEndpoint(bound string) string {
+	if e := n.opts.Ingress.AdvertisedIngressEndpoint; e != "" {
+		return e
+	}
+	if bound == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" || strings.HasPrefix(host, "[::") {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}

@@ -1,0 +1,305 @@
+// Package server assembles a node: storage, log, partition processors, invoker, and the
+// ingress, admin and node HTTP endpoints, from the loaded configuration.
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/restatego/restate/internal/config"
+	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/ingress"
+	"github.com/restatego/restate/internal/invoker"
+	"github.com/restatego/restate/internal/log"
+	"github.com/restatego/restate/internal/metadata"
+	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/schema"
+	"github.com/restatego/restate/internal/storage"
+)
+
+// Version is the server's release, reported on /version and --version.
+var Version = "1.5.6"
+
+// Node is one running restate-server process.
+type Node struct {
+	opts   *config.Options
+	logger *slog.Logger
+	nodeID uint32
+
+	db       *storage.DB
+	meta     metadata.Store
+	registry *schema.Registry
+	log      *log.Local
+	procs    []*partition.Processor
+	invoker  *invoker.Invoker
+	ingress  *ingress.Server
+	defaults schema.Defaults
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	servers []*http.Server
+	started time.Time
+	errCh   chan error
+}
+
+// Addresses are the bound listener addresses (useful when configured with port 0).
+type Addresses struct {
+	Ingress, Admin, Node string
+}
+
+// Start opens the node's storage and starts every role.
+func Start(opts *config.Options, logger *slog.Logger) (*Node, Addresses, error) {
+	n := &Node{opts: opts, logger: logger, started: time.Now(), errCh: make(chan error, 8)}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.nodeID = opts.ForceNodeID
+	if n.nodeID == 0 {
+		n.nodeID = 1
+	}
+	addrs, err := n.start()
+	if err != nil {
+		n.Close()
+		return nil, Addresses{}, err
+	}
+	return n, addrs, nil
+}
+
+func (n *Node) start() (Addresses, error) {
+	dir := n.opts.NodeDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Addresses{}, fmt.Errorf("creating node directory %s: %w", dir, err)
+	}
+	db, err := storage.Open(filepath.Join(dir, "db"))
+	if err != nil {
+		return Addresses{}, err
+	}
+	n.db = db
+	n.meta = metadata.NewLocal(db)
+	if err := n.checkClusterName(); err != nil {
+		return Addresses{}, err
+	}
+	numPartitions, err := n.partitionTable()
+	if err != nil {
+		return Addresses{}, err
+	}
+	n.registry, err = schema.NewRegistry(n.ctx, n.meta)
+	if err != nil {
+		return Addresses{}, err
+	}
+	go n.registry.Watch(n.ctx, func(err error) { n.logger.Warn("reloading schema", "err", err) })
+
+	n.defaults = schemaDefaults(n.opts)
+	if n.log, err = log.OpenLocal(db, numPartitions); err != nil {
+		return Addresses{}, err
+	}
+	n.invoker = invoker.New(invoker.Options{
+		Resolver:         resolver{n},
+		Logger:           n.logger,
+		ConcurrencyLimit: n.opts.Worker.Invoker.ConcurrentInvocationsLimit,
+		ClusterName:      n.opts.ClusterName,
+	})
+	n.ingress = ingress.New(ingress.Options{
+		Schema:           n.registry.Snapshot,
+		Dispatcher:       dispatcher{n},
+		Defaults:         n.defaults,
+		Node:             n.nodeID,
+		Logger:           n.logger,
+		ConcurrencyLimit: n.opts.Ingress.ConcurrentAPIRequestsLimit,
+	})
+	effects := &effects{n: n}
+	for p := uint16(0); p < numPartitions; p++ {
+		proc := partition.New(partition.Config{
+			ID: p, Node: n.nodeID, DB: db, Log: n.log, Effects: effects, Logger: n.logger,
+			CompletedRetention: n.defaults.JournalRetention,
+		})
+		n.procs = append(n.procs, proc)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := proc.Run(n.ctx); err != nil {
+				n.logger.Error("partition processor stopped", "partition", proc.ID(), "err", err)
+				n.errCh <- err
+			}
+		}()
+	}
+
+	var addrs Addresses
+	if n.opts.HasRole(config.RoleHTTPIngress) {
+		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, n.ingress); err != nil {
+			return addrs, err
+		}
+	}
+	if n.opts.HasRole(config.RoleAdmin) {
+		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, n.adminHandler(addrs.Ingress)); err != nil {
+			return addrs, err
+		}
+	}
+	if addrs.Node, err = n.serve("node", n.opts.BindAddress, n.nodeHandler()); err != nil {
+		return addrs, err
+	}
+	n.logger.Info("restate-server started", "node", n.opts.NodeName, "cluster", n.opts.ClusterName,
+		"partitions", numPartitions, "ingress", addrs.Ingress, "admin", addrs.Admin, "node-port", addrs.Node, "data", dir)
+	return addrs, nil
+}
+
+// checkClusterName refuses to open a data directory that belongs to another cluster.
+func (n *Node) checkClusterName() error {
+	v, ver, err := n.meta.Get(n.ctx, "cluster-name")
+	if err != nil {
+		return err
+	}
+	if ver == 0 {
+		_, err := n.meta.CompareAndSwap(n.ctx, "cluster-name", 0, []byte(n.opts.ClusterName))
+		return err
+	}
+	if string(v) != n.opts.ClusterName {
+		return fmt.Errorf("the data in %s belongs to cluster %q, but this node is configured for cluster %q; use a different base-dir or node-name, or set cluster-name to %q", n.opts.NodeDir(), v, n.opts.ClusterName, v)
+	}
+	return nil
+}
+
+// partitionTable returns the number of partitions, fixed the first time the node starts.
+func (n *Node) partitionTable() (uint16, error) {
+	v, ver, err := n.meta.Get(n.ctx, "partition-table")
+	if err != nil {
+		return 0, err
+	}
+	if ver > 0 {
+		if len(v) != 2 {
+			return 0, errors.New("corrupt partition table in the metadata store")
+		}
+		num := binary.BigEndian.Uint16(v)
+		if num != n.opts.DefaultNumPartitions {
+			n.logger.Info("default-num-partitions only applies when a cluster is first provisioned; keeping the existing partition table", "partitions", num)
+		}
+		return num, nil
+	}
+	num := n.opts.DefaultNumPartitions
+	if _, err := n.meta.CompareAndSwap(n.ctx, "partition-table", 0, binary.BigEndian.AppendUint16(nil, num)); err != nil {
+		return 0, err
+	}
+	return num, nil
+}
+
+func (n *Node) serve(name, addr string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           h,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       5 * time.Minute,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 10000},
+	}
+	n.servers = append(n.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.errCh <- fmt.Errorf("%s server: %w", name, err)
+		}
+	}()
+	return ln.Addr().String(), nil
+}
+
+// Err reports a fatal error of a background component.
+func (n *Node) Err() <-chan error { return n.errCh }
+
+// Close stops the node: listeners first, then attempts, then the processors and the log.
+func (n *Node) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range n.servers {
+		_ = s.Shutdown(ctx)
+	}
+	if n.invoker != nil {
+		n.invoker.Close()
+	}
+	n.cancel()
+	n.wg.Wait()
+	if n.log != nil {
+		n.log.Close()
+	}
+	if n.db != nil {
+		n.db.Close()
+	}
+}
+
+// dispatcher routes ingress records to the local partition processors.
+type dispatcher struct{ n *Node }
+
+func (d dispatcher) NumPartitions() uint16 { return uint16(len(d.n.procs)) }
+
+func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) error {
+	if int(p) >= len(d.n.procs) {
+		return fmt.Errorf("partition %d does not exist", p)
+	}
+	return d.n.procs[p].Submit(ctx, r)
+}
+
+// effects fans the processors' leader actions out to the invoker and the ingress.
+type effects struct{ n *Node }
+
+func (e *effects) Invoke(p *partition.Processor, inv ids.InvocationID) { e.n.invoker.Invoke(p, inv) }
+func (e *effects) Notify(inv ids.InvocationID, index uint32, en partition.Entry) {
+	e.n.invoker.Notify(inv, index, en)
+}
+func (e *effects) Abort(inv ids.InvocationID) { e.n.invoker.Abort(inv) }
+func (e *effects) Respond(sink partition.Sink, inv ids.InvocationID, res partition.Result) {
+	if sink.Kind == partition.SinkIngress && sink.Node == e.n.nodeID {
+		e.n.ingress.Respond(sink, inv, res)
+	}
+}
+
+// resolver finds the deployment serving a handler's service.
+type resolver struct{ n *Node }
+
+func (r resolver) Resolve(service, handler string) (*schema.Deployment, schema.ResolvedOptions, error) {
+	snap := r.n.registry.Snapshot()
+	svc := snap.Service(service)
+	if svc == nil {
+		return nil, schema.ResolvedOptions{}, fmt.Errorf("service %q is not registered (any more)", service)
+	}
+	h := svc.Handler(handler)
+	if h == nil {
+		return nil, schema.ResolvedOptions{}, fmt.Errorf("handler %s/%s is not registered (any more)", service, handler)
+	}
+	dep := snap.Deployment(svc.DeploymentID)
+	if dep == nil {
+		return nil, schema.ResolvedOptions{}, fmt.Errorf("deployment %s of service %q is gone", svc.DeploymentID, service)
+	}
+	return dep, svc.Resolve(h, r.n.defaults), nil
+}
+
+func schemaDefaults(o *config.Options) schema.Defaults {
+	d := schema.RestateDefaults()
+	d.InactivityTimeout = o.Worker.Invoker.InactivityTimeout
+	d.AbortTimeout = o.Worker.Invoker.AbortTimeout
+	rp := o.DefaultRetryPolicy
+	if rp.InitialInterval > 0 {
+		d.RetryPolicy = schema.RetryPolicy{
+			InitialInterval: rp.InitialInterval,
+			Factor:          rp.ExponentiationFactor,
+			MaxAttempts:     rp.MaxAttempts,
+			MaxInterval:     rp.MaxInterval,
+			OnMaxAttempts:   schema.OnMaxAttemptsPause,
+		}
+		if strings.EqualFold(rp.OnMaxAttempts, config.OnMaxAttemptsKill) {
+			d.RetryPolicy.OnMaxAttempts = schema.OnMaxAttemptsKill
+		}
+	}
+	return d
+}
