@@ -30,40 +30,40 @@ var fastRetries = []string{
 func TestCallAndSend(t *testing.T) {
 	s := startServer(t)
 	ep := startEndpoint(t, true)
-	s.register(t, ep.URL)
+	s.Register(t, ep.URL)
 
-	r := s.call(t, "/Greeter/Greet", "bob")
-	if r.status != 200 || string(r.body) != `"hello bob"` {
-		t.Fatalf("call: %d %s", r.status, r.body)
+	r := s.Call(t, "/Greeter/Greet", "bob")
+	if r.Status != 200 || string(r.Body) != `"hello bob"` {
+		t.Fatalf("call: %d %s", r.Status, r.Body)
 	}
-	if id := r.header.Get("x-restate-id"); !strings.HasPrefix(id, "inv_1") || len(id) != 38 {
+	if id := r.Header.Get("x-restate-id"); !strings.HasPrefix(id, "inv_1") || len(id) != 38 {
 		t.Fatalf("x-restate-id = %q", id)
 	}
-	if ct := r.header.Get("content-type"); ct != "application/json" {
+	if ct := r.Header.Get("content-type"); ct != "application/json" {
 		t.Fatalf("content-type = %q", ct)
 	}
 
-	r = s.call(t, "/Greeter/Greet/send", "alice")
-	if r.status != http.StatusAccepted {
-		t.Fatalf("send: %d %s", r.status, r.body)
+	r = s.Call(t, "/Greeter/Greet/send", "alice")
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
-	m := r.json(t)
-	if m["status"] != "Accepted" || !strings.HasPrefix(fmt.Sprint(m["invocationId"]), "inv_1") || m["invocationId"] != r.header.Get("x-restate-id") {
-		t.Fatalf("send body: %s", r.body)
+	m := r.JSON(t)
+	if m["status"] != "Accepted" || !strings.HasPrefix(fmt.Sprint(m["invocationId"]), "inv_1") || m["invocationId"] != r.Header.Get("x-restate-id") {
+		t.Fatalf("send body: %s", r.Body)
 	}
 
 	// Byte-exact payloads survive the round trip.
-	r = do(t, "POST", "http://"+s.ingress+"/Greeter/Echo", []byte(`{"z": [1, 2.50, "\u00e9"], "a": null}`))
+	r = do(t, "POST", "http://"+s.Ingress+"/Greeter/Echo", []byte(`{"z": [1, 2.50, "\u00e9"], "a": null}`))
 	// The SDK's JSON codec compacts; everything else (number spelling, escapes, key order) stays.
-	if r.status != 200 || string(r.body) != `{"z":[1,2.50,"\u00e9"],"a":null}` {
-		t.Fatalf("echo: %d %s", r.status, r.body)
+	if r.Status != 200 || string(r.Body) != `{"z":[1,2.50,"\u00e9"],"a":null}` {
+		t.Fatalf("echo: %d %s", r.Status, r.Body)
 	}
 }
 
 func TestIngressErrors(t *testing.T) {
 	s := startServer(t)
 	ep := startEndpoint(t, true)
-	s.register(t, ep.URL)
+	s.Register(t, ep.URL)
 
 	cases := []struct {
 		method, path, ct, body string
@@ -81,7 +81,7 @@ func TestIngressErrors(t *testing.T) {
 		{"GET", "/restate/nothing", "", ``, 404, "not found"},
 	}
 	for _, c := range cases {
-		req, _ := http.NewRequest(c.method, "http://"+s.ingress+c.path, strings.NewReader(c.body))
+		req, _ := http.NewRequest(c.method, "http://"+s.Ingress+c.path, strings.NewReader(c.body))
 		if c.ct != "" {
 			req.Header.Set("content-type", c.ct)
 		}
@@ -97,32 +97,32 @@ func TestIngressErrors(t *testing.T) {
 		}
 	}
 
-	r := do(t, "GET", "http://"+s.ingress+"/restate/health", nil)
-	if r.status != 200 || !strings.Contains(string(r.body), `"Greeter"`) {
-		t.Fatalf("health: %d %s", r.status, r.body)
+	r := do(t, "GET", "http://"+s.Ingress+"/restate/health", nil)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"Greeter"`) {
+		t.Fatalf("health: %d %s", r.Status, r.Body)
 	}
 }
 
 func TestRetriesAndTerminalErrors(t *testing.T) {
 	s := startServer(t, fastRetries...)
 	ep := startEndpoint(t, true)
-	s.register(t, ep.URL)
+	s.Register(t, ep.URL)
 
-	r := s.call(t, "/Failing/FailTimes", testservices.FailTimesRequest{Key: "a", Times: 3})
-	if r.status != 200 || string(r.body) != "4" {
-		t.Fatalf("FailTimes: %d %s", r.status, r.body)
+	r := s.Call(t, "/Failing/FailTimes", testservices.FailTimesRequest{Key: "a", Times: 3})
+	if r.Status != 200 || string(r.Body) != "4" {
+		t.Fatalf("FailTimes: %d %s", r.Status, r.Body)
 	}
 	if got := ep.Recorder.Get("attempt/a"); got != 4 {
 		t.Fatalf("attempts = %d, want 4", got)
 	}
 
-	r = s.call(t, "/Failing/Terminal", "boom")
-	if r.status != 418 {
-		t.Fatalf("Terminal: %d %s", r.status, r.body)
+	r = s.Call(t, "/Failing/Terminal", "boom")
+	if r.Status != 418 {
+		t.Fatalf("Terminal: %d %s", r.Status, r.Body)
 	}
-	m := r.json(t)
+	m := r.JSON(t)
 	if m["code"] != float64(418) || m["message"] != "boom" {
-		t.Fatalf("Terminal body: %s", r.body)
+		t.Fatalf("Terminal body: %s", r.Body)
 	}
 }
 
@@ -131,10 +131,10 @@ func TestRunSideEffectRunsOnce(t *testing.T) {
 		t.Run(fmt.Sprintf("bidi=%v", bidi), func(t *testing.T) {
 			s := startServer(t, fastRetries...)
 			ep := startEndpoint(t, bidi)
-			s.register(t, ep.URL)
-			r := s.call(t, "/Failing/RunThenFail", testservices.FailTimesRequest{Key: "k", Times: 3})
-			if r.status != 200 || string(r.body) != `"effect-1"` {
-				t.Fatalf("RunThenFail: %d %s", r.status, r.body)
+			s.Register(t, ep.URL)
+			r := s.Call(t, "/Failing/RunThenFail", testservices.FailTimesRequest{Key: "k", Times: 3})
+			if r.Status != 200 || string(r.Body) != `"effect-1"` {
+				t.Fatalf("RunThenFail: %d %s", r.Status, r.Body)
 			}
 			if got := ep.Recorder.Get("effect/k"); got != 1 {
 				t.Fatalf("side effect ran %d times, want 1", got)
@@ -151,11 +151,11 @@ func TestSleepSuspendsAndResumes(t *testing.T) {
 		t.Run(fmt.Sprintf("bidi=%v", bidi), func(t *testing.T) {
 			s := startServer(t, "RESTATE_WORKER__INVOKER__INACTIVITY_TIMEOUT=200ms")
 			ep := startEndpoint(t, bidi)
-			s.register(t, ep.URL)
+			s.Register(t, ep.URL)
 			start := time.Now()
-			r := s.call(t, "/Sleeper/RunSleepRun", testservices.SleepRequest{Key: "s", Millis: 800})
-			if r.status != 200 || string(r.body) != `"1/1"` {
-				t.Fatalf("RunSleepRun: %d %s", r.status, r.body)
+			r := s.Call(t, "/Sleeper/RunSleepRun", testservices.SleepRequest{Key: "s", Millis: 800})
+			if r.Status != 200 || string(r.Body) != `"1/1"` {
+				t.Fatalf("RunSleepRun: %d %s", r.Status, r.Body)
 			}
 			if el := time.Since(start); el < 800*time.Millisecond {
 				t.Fatalf("returned after %s, before the sleep ended", el)
@@ -167,19 +167,19 @@ func TestSleepSuspendsAndResumes(t *testing.T) {
 func TestCounterObject(t *testing.T) {
 	s := startServer(t)
 	ep := startEndpoint(t, true)
-	s.register(t, ep.URL)
+	s.Register(t, ep.URL)
 	for i := 1; i <= 5; i++ {
-		r := s.call(t, "/Counter/c1/Add", 2)
-		if r.status != 200 || string(r.body) != fmt.Sprint(2*i) {
-			t.Fatalf("add %d: %d %s", i, r.status, r.body)
+		r := s.Call(t, "/Counter/c1/Add", 2)
+		if r.Status != 200 || string(r.Body) != fmt.Sprint(2*i) {
+			t.Fatalf("add %d: %d %s", i, r.Status, r.Body)
 		}
 	}
-	r := s.call(t, "/Counter/c1/Get", nil)
-	if r.status != 200 || string(r.body) != "10" {
-		t.Fatalf("get: %d %s", r.status, r.body)
+	r := s.Call(t, "/Counter/c1/Get", nil)
+	if r.Status != 200 || string(r.Body) != "10" {
+		t.Fatalf("get: %d %s", r.Status, r.Body)
 	}
-	r = s.call(t, "/Counter/other/Get", nil)
-	if r.status != 200 || string(r.body) != "0" {
-		t.Fatalf("get other: %d %s", r.status, r.body)
+	r = s.Call(t, "/Counter/other/Get", nil)
+	if r.Status != 200 || string(r.Body) != "0" {
+		t.Fatalf("get other: %d %s", r.Status, r.Body)
 	}
 }

@@ -17,11 +17,11 @@ import (
 func TestKillDuringSleepResumes(t *testing.T) {
 	s := startServer(t)
 	ep := startEndpoint(t, true)
-	s.register(t, ep.URL)
+	s.Register(t, ep.URL)
 
-	r := s.call(t, "/Sleeper/RunSleepRun/send", testservices.SleepRequest{Key: "k9", Millis: 1500})
-	if r.status != http.StatusAccepted {
-		t.Fatalf("send: %d %s", r.status, r.body)
+	r := s.Call(t, "/Sleeper/RunSleepRun/send", testservices.SleepRequest{Key: "k9", Millis: 1500})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("send: %d %s", r.Status, r.Body)
 	}
 	eventually(t, 10*time.Second, func() error {
 		if ep.Recorder.Get("before/k9") != 1 {
@@ -29,9 +29,9 @@ func TestKillDuringSleepResumes(t *testing.T) {
 		}
 		return nil
 	})
-	s.kill()
+	s.Kill()
 	time.Sleep(200 * time.Millisecond)
-	s.start()
+	s.Start()
 	eventually(t, 20*time.Second, func() error {
 		if n := ep.Recorder.Get("after/k9"); n != 1 {
 			return fmt.Errorf("second side effect ran %d times", n)
@@ -48,7 +48,7 @@ func TestKillDuringSleepResumes(t *testing.T) {
 func TestKillUnderLoadLosesNothing(t *testing.T) {
 	s := startServer(t)
 	ep := startEndpoint(t, true)
-	s.register(t, ep.URL)
+	s.Register(t, ep.URL)
 
 	var (
 		mu    sync.Mutex
@@ -65,7 +65,7 @@ func TestKillUnderLoadLosesNothing(t *testing.T) {
 			for !stop.Load() {
 				key := fmt.Sprintf("m%d", next.Add(1))
 				b, _ := json.Marshal(key)
-				resp, err := shortClient.Post("http://"+s.ingress+"/Marker/Mark/send", "application/json", bytesReader(b))
+				resp, err := shortClient.Post("http://"+s.Ingress+"/Marker/Mark/send", "application/json", bytesReader(b))
 				if err != nil {
 					time.Sleep(20 * time.Millisecond)
 					continue
@@ -80,9 +80,9 @@ func TestKillUnderLoadLosesNothing(t *testing.T) {
 		}()
 	}
 	time.Sleep(700 * time.Millisecond)
-	s.kill()
+	s.Kill()
 	time.Sleep(300 * time.Millisecond)
-	s.start()
+	s.Start()
 	time.Sleep(500 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()

@@ -1,4 +1,6 @@
-package e2e
+// Package testharness starts restate-server processes on random loopback ports for tests and
+// talks to their ingress and admin APIs.
+package testharness
 
 import (
 	"bytes"
@@ -16,10 +18,12 @@ import (
 	"time"
 )
 
-// serverBin is the restate-server binary built once for the package.
+// serverBin is the restate-server binary built by Main.
 var serverBin string
 
-func TestMain(m *testing.M) {
+// Main builds the restate-server binary once, runs the package's tests and cleans up. Call it
+// from TestMain.
+func Main(m *testing.M) {
 	dir, err := os.MkdirTemp("", "restate-e2e-bin")
 	if err != nil {
 		panic(err)
@@ -37,17 +41,20 @@ func TestMain(m *testing.M) {
 }
 
 // server is a restate-server process on random loopback ports with its own data directory.
-type server struct {
-	t                    *testing.T
-	dir                  string
-	ingress, admin, node string
-	env                  []string
-	cmd                  *exec.Cmd
-	logPath              string
-	exited               chan struct{}
+type Server struct {
+	t   *testing.T
+	Dir string
+	// Ingress, Admin and Node are host:port of the three listeners.
+	Ingress, Admin, Node string
+	// Env is added to the process environment; change it between Stop and Start to restart
+	// with other settings.
+	Env     []string
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{}
 }
 
-func freePort(t *testing.T) string {
+func FreePort(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -58,36 +65,36 @@ func freePort(t *testing.T) string {
 }
 
 // startServer starts a fresh single-node server. extraEnv is added to its environment.
-func startServer(t *testing.T, extraEnv ...string) *server {
+func StartServer(t *testing.T, extraEnv ...string) *Server {
 	t.Helper()
-	s := &server{t: t, dir: t.TempDir(), ingress: freePort(t), admin: freePort(t), node: freePort(t)}
-	s.logPath = filepath.Join(s.dir, "server.log")
-	s.env = append([]string{
+	s := &Server{t: t, Dir: t.TempDir(), Ingress: FreePort(t), Admin: FreePort(t), Node: FreePort(t)}
+	s.logPath = filepath.Join(s.Dir, "server.log")
+	s.Env = append([]string{
 		"RESTATE_NODE_NAME=n1",
-		"RESTATE_BASE_DIR=" + filepath.Join(s.dir, "data"),
-		"RESTATE_INGRESS__BIND_ADDRESS=" + s.ingress,
-		"RESTATE_ADMIN__BIND_ADDRESS=" + s.admin,
-		"RESTATE_BIND_ADDRESS=" + s.node,
+		"RESTATE_BASE_DIR=" + filepath.Join(s.Dir, "data"),
+		"RESTATE_INGRESS__BIND_ADDRESS=" + s.Ingress,
+		"RESTATE_ADMIN__BIND_ADDRESS=" + s.Admin,
+		"RESTATE_BIND_ADDRESS=" + s.Node,
 		"RESTATE_LOG_FILTER=info",
 	}, extraEnv...)
-	s.start()
+	s.Start()
 	t.Cleanup(func() {
-		s.stop()
+		s.Stop()
 		if t.Failed() {
-			s.dumpLog()
+			s.DumpLog()
 		}
 	})
 	return s
 }
 
-func (s *server) start() {
+func (s *Server) Start() {
 	s.t.Helper()
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	cmd := exec.Command(serverBin)
-	cmd.Env = append(os.Environ(), s.env...)
+	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
@@ -97,7 +104,7 @@ func (s *server) start() {
 	go func() { cmd.Wait(); logf.Close(); close(s.exited) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + s.admin + "/health")
+		resp, err := http.Get("http://" + s.Admin + "/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -106,17 +113,17 @@ func (s *server) start() {
 		}
 		select {
 		case <-s.exited:
-			s.dumpLog()
+			s.DumpLog()
 			s.t.Fatalf("server exited during startup")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	s.dumpLog()
+	s.DumpLog()
 	s.t.Fatalf("server did not become healthy")
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (s *server) kill() {
+func (s *Server) Kill() {
 	if s.cmd == nil {
 		return
 	}
@@ -125,7 +132,7 @@ func (s *server) kill() {
 	s.cmd = nil
 }
 
-func (s *server) stop() {
+func (s *Server) Stop() {
 	if s.cmd == nil {
 		return
 	}
@@ -133,12 +140,12 @@ func (s *server) stop() {
 	select {
 	case <-s.exited:
 	case <-time.After(10 * time.Second):
-		s.kill()
+		s.Kill()
 	}
 	s.cmd = nil
 }
 
-func (s *server) dumpLog() {
+func (s *Server) DumpLog() {
 	b, _ := os.ReadFile(s.logPath)
 	lines := strings.Split(string(b), "\n")
 	if len(lines) > 80 {
@@ -147,24 +154,24 @@ func (s *server) dumpLog() {
 	s.t.Logf("server log (tail):\n%s", strings.Join(lines, "\n"))
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r Response) JSON(t *testing.T) map[string]any {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response %d is not JSON: %q", r.status, r.body)
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response %d is not JSON: %q", r.Status, r.Body)
 	}
 	return m
 }
 
-var client = &http.Client{Timeout: 60 * time.Second}
+var Client = &http.Client{Timeout: 60 * time.Second}
 
-func do(t *testing.T, method, url string, body []byte, header ...string) response {
+func Do(t *testing.T, method, url string, body []byte, header ...string) Response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -176,16 +183,16 @@ func do(t *testing.T, method, url string, body []byte, header ...string) respons
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := client.Do(req)
+	resp, err := Client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-func (s *server) call(t *testing.T, path string, body any, header ...string) response {
+func (s *Server) Call(t *testing.T, path string, body any, header ...string) Response {
 	t.Helper()
 	var b []byte
 	if body != nil {
@@ -194,20 +201,20 @@ func (s *server) call(t *testing.T, path string, body any, header ...string) res
 			t.Fatal(err)
 		}
 	}
-	return do(t, http.MethodPost, "http://"+s.ingress+path, b, header...)
+	return Do(t, http.MethodPost, "http://"+s.Ingress+path, b, header...)
 }
 
-func (s *server) register(t *testing.T, uri string) {
+func (s *Server) Register(t *testing.T, uri string) {
 	t.Helper()
 	b, _ := json.Marshal(map[string]any{"uri": uri})
-	r := do(t, http.MethodPost, "http://"+s.admin+"/deployments", b)
-	if r.status != http.StatusCreated {
-		t.Fatalf("registering %s: %d %s", uri, r.status, r.body)
+	r := Do(t, http.MethodPost, "http://"+s.Admin+"/deployments", b)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("registering %s: %d %s", uri, r.Status, r.Body)
 	}
 }
 
 // eventually retries f until it returns nil or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
+func Eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var err error
@@ -220,4 +227,16 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 	t.Fatalf("condition not met within %s: %v", timeout, err)
 }
 
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+func BytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// Admin sends a request to the admin API.
+func (s *Server) AdminDo(t *testing.T, method, path string, body []byte) Response {
+	t.Helper()
+	return Do(t, method, "http://"+s.Admin+path, body)
+}
+
+// IngressDo sends a raw request to the ingress.
+func (s *Server) IngressDo(t *testing.T, method, path string, body []byte, header ...string) Response {
+	t.Helper()
+	return Do(t, method, "http://"+s.Ingress+path, body, header...)
+}
