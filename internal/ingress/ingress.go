@@ -13,13 +13,12 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/restatego/restate/internal/duration"
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/reply"
 	"github.com/restatego/restate/internal/schema"
 )
 
@@ -43,6 +42,8 @@ type Options struct {
 	Logger     *slog.Logger
 	// ConcurrencyLimit bounds requests in flight; beyond it requests get 429. 0 = unlimited.
 	ConcurrencyLimit int
+	// Replies matches leaders' answers to the requests waiting on this node.
+	Replies *reply.Registry
 }
 
 // Server is the ingress HTTP handler.
@@ -50,10 +51,6 @@ type Server struct {
 	opts   Options
 	logger *slog.Logger
 	sem    chan struct{}
-
-	nextRequest atomic.Uint64
-	mu          sync.Mutex
-	waiters     map[uint64]chan partition.Result
 }
 
 // New creates the ingress.
@@ -61,42 +58,31 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, logger: opts.Logger.With("component", "ingress"), waiters: make(map[uint64]chan partition.Result)}
+	if opts.Replies == nil {
+		opts.Replies = reply.NewRegistry()
+	}
+	s := &Server{opts: opts, logger: opts.Logger.With("component", "ingress")}
 	if opts.ConcurrencyLimit > 0 {
 		s.sem = make(chan struct{}, opts.ConcurrencyLimit)
 	}
-	// Request ids only need to be unique per node while the process lives; seeding from the
-	// clock keeps them unique across restarts too, so a late answer never reaches a new waiter.
-	s.nextRequest.Store(uint64(time.Now().UnixNano()))
 	return s
 }
 
-// Respond delivers an invocation result to the ingress request waiting for it, if still there.
-func (s *Server) Respond(sink partition.Sink, inv ids.InvocationID, res partition.Result) {
-	s.mu.Lock()
-	ch, ok := s.waiters[sink.RequestID]
-	if ok {
-		delete(s.waiters, sink.RequestID)
+// request submits a record whose answer comes back to this node, and waits for the answer.
+// attach sets the record's field that names the waiter.
+func (s *Server) request(ctx context.Context, p uint16, r *partition.Record, attach func(*partition.Sink)) (partition.Result, error) {
+	id, ch := s.opts.Replies.Register()
+	defer s.opts.Replies.Unregister(id)
+	attach(&partition.Sink{Kind: partition.SinkIngress, Node: s.opts.Node, RequestID: id})
+	if err := s.opts.Dispatcher.Submit(ctx, p, r); err != nil {
+		return partition.Result{}, err
 	}
-	s.mu.Unlock()
-	if ok {
-		ch <- res
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		return partition.Result{}, ctx.Err()
 	}
-}
-
-func (s *Server) register() (uint64, chan partition.Result) {
-	id := s.nextRequest.Add(1)
-	ch := make(chan partition.Result, 1)
-	s.mu.Lock()
-	s.waiters[id] = ch
-	s.mu.Unlock()
-	return id, ch
-}
-
-func (s *Server) unregister(id uint64) {
-	s.mu.Lock()
-	delete(s.waiters, id)
-	s.mu.Unlock()
 }
 
 // ServeHTTP implements http.Handler.
@@ -127,6 +113,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveHealth(w, r)
 	case RouteService:
 		s.serveService(w, r, route.Segments)
+	case RouteInvocation, RouteWorkflow:
+		s.serveAttach(w, r, route)
+	case RouteAwakeable:
+		s.serveAwakeable(w, r, route.Segments)
 	case RouteOpenAPI:
 		writeMessage(w, http.StatusNotImplemented, "not implemented")
 	default:
@@ -178,6 +168,13 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 		writeMessage(w, http.StatusBadRequest, "cannot use the idempotency key with workflow handlers. You can invoke workflow handlers only once, the workflow key acts as idempotency key.")
 		return
 	}
+	retention := opts.JournalRetention
+	switch {
+	case h.Ty == schema.HandlerTypeWorkflow:
+		retention = opts.WorkflowCompletionRetention
+	case idemKey != "":
+		retention = opts.IdempotencyRetention
+	}
 	var executeAt int64
 	if d := delayParam(r); d != "" {
 		if !call.Send {
@@ -213,7 +210,7 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 	}
 
 	target := partition.Target{Service: svc.Name, Handler: h.Name, Key: call.Key}
-	target.ServiceType, target.HandlerType = typesOf(svc, h)
+	target.ServiceType, target.HandlerType = TargetTypes(svc, h)
 	var pk uint64
 	switch {
 	case svc.Ty.HasState():
@@ -240,17 +237,29 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 		Body:           body,
 		IdempotencyKey: idemKey,
 		ExecuteAt:      executeAt,
+		Retention:      retention.Milliseconds(),
 		CreatedAt:      time.Now().UnixMilli(),
 	}
 	p := ids.PartitionForKey(pk, s.opts.Dispatcher.NumPartitions())
 	w.Header().Set("x-restate-id", inv.String())
 
 	if call.Send {
-		if err := s.opts.Dispatcher.Submit(r.Context(), p, rec); err != nil {
-			s.submitFailed(w, err, idemKey != "")
+		status := "Accepted"
+		if idemKey != "" || h.Ty == schema.HandlerTypeWorkflow {
+			// Only the partition knows whether this id exists already.
+			res, err := s.request(r.Context(), p, rec, func(sk *partition.Sink) { rec.Reply = sk })
+			if err != nil {
+				s.submitFailed(w, err, true)
+				return
+			}
+			if res.Status == partition.ReplyPreviouslyAccepted {
+				status = "PreviouslyAccepted"
+			}
+		} else if err := s.opts.Dispatcher.Submit(r.Context(), p, rec); err != nil {
+			s.submitFailed(w, err, false)
 			return
 		}
-		resp := map[string]any{"invocationId": inv.String(), "status": "Accepted"}
+		resp := map[string]any{"invocationId": inv.String(), "status": status}
 		if executeAt != 0 {
 			resp["executionTime"] = time.UnixMilli(executeAt).UTC().Format(time.RFC3339Nano)
 		}
@@ -258,23 +267,19 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 		return
 	}
 
-	reqID, ch := s.register()
-	defer s.unregister(reqID)
-	rec.Sink = &partition.Sink{Kind: partition.SinkIngress, Node: s.opts.Node, RequestID: reqID}
-	if err := s.opts.Dispatcher.Submit(r.Context(), p, rec); err != nil {
+	res, err := s.request(r.Context(), p, rec, func(sk *partition.Sink) { rec.Sink = sk })
+	if err != nil {
 		s.submitFailed(w, err, idemKey != "")
 		return
 	}
-	select {
-	case res := <-ch:
-		writeResult(w, h, res)
-	case <-r.Context().Done():
-		// The caller went away; the invocation carries on.
+	if idemKey != "" && res.ExpiresAt > 0 {
+		w.Header().Set("idempotency-expires", timeRFC3339(res.ExpiresAt))
 	}
+	writeResult(w, h, res)
 }
 
 func (s *Server) submitFailed(w http.ResponseWriter, err error, idempotent bool) {
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return
 	}
 	s.logger.Warn("submitting invocation failed", "err", err)
@@ -296,14 +301,19 @@ func writeResult(w http.ResponseWriter, h *schema.Handler, res partition.Result)
 		writeJSON(w, status, map[string]any{"code": f.Code, "message": f.Message})
 		return
 	}
-	if ct, ok := h.OutputContentType(len(res.Value) == 0); ok {
-		w.Header().Set("content-type", ct)
+	if h != nil {
+		if ct, ok := h.OutputContentType(len(res.Value) == 0); ok {
+			w.Header().Set("content-type", ct)
+		}
+	} else if len(res.Value) > 0 {
+		w.Header().Set("content-type", "application/json")
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(res.Value)
 }
 
-func typesOf(svc *schema.Service, h *schema.Handler) (partition.ServiceType, partition.HandlerType) {
+// TargetTypes maps a handler's schema types onto the partition's.
+func TargetTypes(svc *schema.Service, h *schema.Handler) (partition.ServiceType, partition.HandlerType) {
 	st := partition.ServicePlain
 	switch svc.Ty {
 	case schema.ServiceTypeVirtualObject:
@@ -396,3 +406,5 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeMessage(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"message": msg})
 }
+
+func timeRFC3339(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }

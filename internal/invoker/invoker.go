@@ -22,6 +22,9 @@ import (
 // Resolver finds the deployment and effective options for a handler.
 type Resolver interface {
 	Resolve(service, handler string) (*schema.Deployment, schema.ResolvedOptions, error)
+	// Callee describes the target of a call made by a handler, and how long its result is
+	// kept once it completes (ms). The error names what does not exist.
+	Callee(service, handler string, idempotent bool) (partition.Target, int64, error)
 }
 
 // Options configures the invoker.

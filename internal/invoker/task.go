@@ -440,7 +440,11 @@ func (t *task) handleFrame(a *attempt, f wire.Frame) (outcome, bool) {
 		if mt == wire.TypeInputCommand {
 			return failed(571, "the deployment sent an InputCommand"), true
 		}
-		t.propose(&partition.Record{Kind: partition.KindJournalAppend, Inv: t.inv, EntryType: uint16(mt), Payload: append([]byte{}, f.Payload...)})
+		rec := &partition.Record{Kind: partition.KindJournalAppend, Inv: t.inv, EntryType: uint16(mt), Payload: append([]byte{}, f.Payload...)}
+		if mt == wire.TypeCallCommand || mt == wire.TypeOneWayCallCommand {
+			t.resolveCallee(rec, mt, f.Payload)
+		}
+		t.propose(rec)
 		return outcome{}, false
 	}
 	switch mt {
@@ -499,6 +503,33 @@ func (t *task) handleFrame(a *attempt, f wire.Frame) (outcome, bool) {
 		return outcome{kind: outcomeEnded}, true
 	}
 	return failed(571, "unexpected message %s from the deployment", mt), true
+}
+
+// resolveCallee attaches the callee's service and handler types to a call command, so the
+// state machine (which has no schema) can route and schedule it.
+func (t *task) resolveCallee(rec *partition.Record, mt wire.MessageType, payload []byte) {
+	var service, handler, idem string
+	switch mt {
+	case wire.TypeCallCommand:
+		var c wire.CallCommand
+		if c.Unmarshal(payload) != nil {
+			return
+		}
+		service, handler, idem = c.ServiceName, c.HandlerName, c.IdempotencyKey
+	default:
+		var c wire.OneWayCallCommand
+		if c.Unmarshal(payload) != nil {
+			return
+		}
+		service, handler, idem = c.ServiceName, c.HandlerName, c.IdempotencyKey
+	}
+	target, retention, err := t.iv.opts.Resolver.Callee(service, handler, idem != "")
+	if err != nil {
+		rec.Failure = &partition.Failure{Code: 404, Message: err.Error()}
+		return
+	}
+	rec.Callee = &target
+	rec.CalleeRetention = retention
 }
 
 func (t *task) isAborted() bool {

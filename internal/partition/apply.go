@@ -24,6 +24,9 @@ func (p *Processor) apply(t *txn, r *Record) error {
 	if r.Epoch != 0 && r.Epoch < p.epoch {
 		return nil // from a deposed leader
 	}
+	if dup, err := p.duplicate(t, r); err != nil || dup {
+		return err
+	}
 	switch r.Kind {
 	case KindInvoke:
 		return p.applyInvoke(t, r)
@@ -45,6 +48,28 @@ func (p *Processor) apply(t *txn, r *Record) error {
 		return p.applyTimerFired(t, r)
 	case KindCleanup:
 		return p.applyCleanup(t, r)
+	case KindResponse:
+		return p.applyResponse(t, r)
+	case KindSignal:
+		return p.applySignal(t, r)
+	case KindCancel:
+		return p.applyCancel(t, r)
+	case KindKill:
+		return p.applyKill(t, r)
+	case KindAttach:
+		return p.applyAttach(t, r)
+	case KindPurge, KindPurgeJournal:
+		return p.applyPurge(t, r)
+	case KindResume:
+		return p.applyResume(t, r)
+	case KindPauseRequest:
+		return p.applyPauseRequest(t, r)
+	case KindRestartAsNew:
+		return p.applyRestartAsNew(t, r)
+	case KindOutboxTruncate:
+		return p.applyOutboxTruncate(t, r)
+	case KindSetState:
+		return p.applySetState(t, r)
 	}
 	return fmt.Errorf("unknown record kind %s", r.Kind)
 }
@@ -117,6 +142,7 @@ func (p *Processor) startLeading(t *txn) error {
 	}
 	heap.Init(&p.timers)
 	p.effect(p.armTimer)
+	p.effect(p.reshipOutbox)
 	return nil
 }
 
@@ -126,18 +152,7 @@ func (p *Processor) applyInvoke(t *txn, r *Record) error {
 		return err
 	}
 	if existing != nil {
-		// The same invocation submitted again (an ingress retry after an ambiguous failure).
-		if r.Sink != nil {
-			if existing.Phase == PhaseCompleted && existing.Result != nil {
-				res := *existing.Result
-				sink := *r.Sink
-				p.effect(func() { p.cfg.Effects.Respond(sink, r.Inv, res) })
-			} else {
-				existing.Sinks = append(existing.Sinks, *r.Sink)
-				t.putStatus(r.Inv, existing)
-			}
-		}
-		return nil
+		return p.invokeExisting(t, r, existing)
 	}
 	st := &Status{
 		Target:         r.Target,
@@ -146,6 +161,7 @@ func (p *Processor) applyInvoke(t *txn, r *Record) error {
 		ModifiedAt:     r.CreatedAt,
 		LastEntryAt:    r.CreatedAt,
 		ExecuteAt:      r.ExecuteAt,
+		Retention:      r.Retention,
 		JournalLen:     1,
 		CommandsLen:    1,
 	}
@@ -157,7 +173,9 @@ func (p *Processor) applyInvoke(t *txn, r *Record) error {
 		input.Headers = append(input.Headers, wire.Header{Key: h.Key, Value: h.Value})
 	}
 	t.putEntry(r.Inv, 0, Entry{Type: uint16(wire.TypeInputCommand), Payload: input.Marshal()})
-
+	if err := p.reply(t, r.Reply, Result{Status: ReplyAccepted, InvocationID: r.Inv}); err != nil {
+		return err
+	}
 	if r.ExecuteAt > r.CreatedAt {
 		st.Phase = PhaseScheduled
 		t.putStatus(r.Inv, st)
@@ -165,6 +183,35 @@ func (p *Processor) applyInvoke(t *txn, r *Record) error {
 		return nil
 	}
 	return p.schedule(t, r.Inv, st)
+}
+
+// invokeExisting handles an Invoke for an invocation id that already exists: a repeated
+// idempotent request, a second submission of a workflow run, or a message delivered twice.
+func (p *Processor) invokeExisting(t *txn, r *Record, st *Status) error {
+	if err := p.reply(t, r.Reply, Result{Status: ReplyPreviouslyAccepted, InvocationID: r.Inv}); err != nil {
+		return err
+	}
+	if r.Sink == nil {
+		return nil
+	}
+	if st.Target.HandlerType == HandlerWorkflow {
+		return p.reply(t, r.Sink, Result{InvocationID: r.Inv,
+			Failure: &Failure{Code: 409, Message: "the workflow method was already invoked"}})
+	}
+	if st.Phase == PhaseCompleted && st.Result != nil {
+		return p.reply(t, r.Sink, p.resultOf(r.Inv, st))
+	}
+	st.Sinks = append(st.Sinks, *r.Sink)
+	t.putStatus(r.Inv, st)
+	return nil
+}
+
+func (p *Processor) resultOf(inv ids.InvocationID, st *Status) Result {
+	res := Result{InvocationID: inv, ExpiresAt: st.ExpiresAt, Target: st.Target}
+	if st.Result != nil {
+		res.Value, res.Failure = st.Result.Value, st.Result.Failure
+	}
+	return res
 }
 
 // schedule moves a new invocation to running, or to its object's inbox when the key is locked.
@@ -231,7 +278,11 @@ func (p *Processor) applyJournalAppend(t *txn, r *Record) error {
 	st.ModifiedAt = r.CreatedAt
 	st.RetryCountSince = 0
 
-	if failure := p.applyCommand(t, r, st, typ); failure != nil {
+	failure, err := p.applyCommand(t, r, st, typ, index)
+	if err != nil {
+		return err
+	}
+	if failure != nil {
 		// A command the invocation may not issue (for example a state write from a shared
 		// handler) ends the invocation, as Restate does.
 		t.putStatus(r.Inv, st)
@@ -239,100 +290,6 @@ func (p *Processor) applyJournalAppend(t *txn, r *Record) error {
 		return p.complete(t, r.Inv, st, Result{Failure: failure}, r.CreatedAt)
 	}
 	t.putStatus(r.Inv, st)
-	return nil
-}
-
-// applyCommand performs the side effect of a stored command and appends any notification it
-// produces right away. It returns a failure when the command is not allowed.
-func (p *Processor) applyCommand(t *txn, r *Record, st *Status, typ wire.MessageType) *Failure {
-	tg := st.Target
-	switch typ {
-	case wire.TypeOutputCommand:
-		var c wire.OutputCommand
-		if err := c.Unmarshal(r.Payload); err != nil {
-			return &Failure{Code: wire.CodeProtocolViolation, Message: "malformed OutputCommand: " + err.Error()}
-		}
-		res := &Result{Value: append([]byte{}, c.Value...)}
-		if c.Failure != nil {
-			res = &Result{Failure: &Failure{Code: c.Failure.Code, Message: c.Failure.Message}}
-		} else if res.Value == nil {
-			res.Value = []byte{}
-		}
-		st.Output = res
-
-	case wire.TypeGetLazyStateCommand:
-		var c wire.GetLazyStateCommand
-		if err := c.Unmarshal(r.Payload); err != nil {
-			return &Failure{Code: wire.CodeProtocolViolation, Message: "malformed GetLazyStateCommand: " + err.Error()}
-		}
-		if !tg.Keyed() {
-			return &Failure{Code: 400, Message: "state is only available to virtual objects and workflows"}
-		}
-		v, ok, err := t.stateValue(tg.Service, tg.Key, c.Key)
-		if err != nil {
-			return &Failure{Code: 500, Message: err.Error()}
-		}
-		res := wire.VoidResult()
-		if ok {
-			res = wire.ValueResult(v)
-		}
-		p.notify(t, r.Inv, st, wire.NewCompletion(wire.TypeGetLazyStateCompletion, c.ResultCompletionID, res))
-
-	case wire.TypeGetLazyStateKeysCommand:
-		var c wire.GetLazyStateKeysCommand
-		if err := c.Unmarshal(r.Payload); err != nil {
-			return &Failure{Code: wire.CodeProtocolViolation, Message: "malformed GetLazyStateKeysCommand: " + err.Error()}
-		}
-		if !tg.Keyed() {
-			return &Failure{Code: 400, Message: "state is only available to virtual objects and workflows"}
-		}
-		entries, err := t.state(tg.Service, tg.Key)
-		if err != nil {
-			return &Failure{Code: 500, Message: err.Error()}
-		}
-		keys := make([][]byte, 0, len(entries))
-		for _, e := range entries {
-			keys = append(keys, e.Key)
-		}
-		p.notify(t, r.Inv, st, wire.NewCompletion(wire.TypeGetLazyStateKeysCompletion, c.ResultCompletionID, wire.StateKeysResult(keys)))
-
-	case wire.TypeSetStateCommand, wire.TypeClearStateCommand, wire.TypeClearAllStateCommand:
-		if !tg.Keyed() || !tg.Exclusive() {
-			return &Failure{Code: 400, Message: fmt.Sprintf("handler %s cannot write state: only exclusive handlers of virtual objects and workflow run handlers can", tg)}
-		}
-		switch typ {
-		case wire.TypeSetStateCommand:
-			var c wire.SetStateCommand
-			if err := c.Unmarshal(r.Payload); err != nil {
-				return &Failure{Code: wire.CodeProtocolViolation, Message: "malformed SetStateCommand: " + err.Error()}
-			}
-			t.setState(tg.Service, tg.Key, c.Key, c.Value)
-		case wire.TypeClearStateCommand:
-			var c wire.ClearStateCommand
-			if err := c.Unmarshal(r.Payload); err != nil {
-				return &Failure{Code: wire.CodeProtocolViolation, Message: "malformed ClearStateCommand: " + err.Error()}
-			}
-			t.clearState(tg.Service, tg.Key, c.Key)
-		default:
-			t.clearAllState(tg.Service, tg.Key)
-		}
-
-	case wire.TypeSleepCommand:
-		var c wire.SleepCommand
-		if err := c.Unmarshal(r.Payload); err != nil {
-			return &Failure{Code: wire.CodeProtocolViolation, Message: "malformed SleepCommand: " + err.Error()}
-		}
-		p.putTimer(t, timerRef{wakeMs: int64(c.WakeUpTime), inv: r.Inv, kind: timerSleep, cid: c.ResultCompletionID})
-
-	case wire.TypeGetEagerStateCommand, wire.TypeGetEagerStateKeysCommand, wire.TypeRunCommand:
-		// Results are inline (eager state) or arrive later (run); nothing to do now.
-
-	default:
-		if typ.IsCustomEntry() {
-			return nil
-		}
-		return &Failure{Code: 501, Message: fmt.Sprintf("%s is not supported by this server yet", typ)}
-	}
 	return nil
 }
 
@@ -409,28 +366,36 @@ func (p *Processor) applyEnd(t *txn, r *Record) error {
 }
 
 // complete ends an invocation: the result goes to every waiting party, the object lock passes
-// to the next inboxed invocation, and the status stays for its retention without the journal.
+// to the next inboxed invocation, and the status and journal stay for the retention period.
 func (p *Processor) complete(t *txn, inv ids.InvocationID, st *Status, res Result, now int64) error {
-	wasRunning := st.Phase == PhaseInvoked || st.Phase == PhaseSuspended || st.Phase == PhasePaused
+	wasRunning := st.active()
 	if st.Phase == PhaseInboxed {
 		t.removeInbox(st.Target.Service, st.Target.Key, st.InboxSeq)
 	}
 	st.Phase = PhaseCompleted
-	st.Result = &res
+	st.Result = &Result{Value: res.Value, Failure: res.Failure}
 	st.Output = nil
 	st.CompletedAt = now
 	st.ModifiedAt = now
 	st.WaitCompletions, st.WaitSignals, st.WaitNames = nil, nil, nil
 	sinks := st.Sinks
 	st.Sinks = nil
-	st.ExpiresAt = now + p.cfg.CompletedRetention.Milliseconds()
-	t.deleteJournal(inv)
-	st.JournalLen = 0
-	t.putStatus(inv, st)
-	_ = t.b.Set(expiryKey(p.id, st.ExpiresAt, inv), nil, nil)
-	for _, s := range sinks {
-		s := s
-		p.effect(func() { p.cfg.Effects.Respond(s, inv, res) })
+	if st.Retention > 0 {
+		st.ExpiresAt = now + st.Retention
+		t.putStatus(inv, st)
+		_ = t.b.Set(expiryKey(p.id, st.ExpiresAt, inv), nil, nil)
+	} else {
+		t.deleteJournal(inv)
+		t.deleteStatus(inv)
+		if st.Target.HandlerType == HandlerWorkflow {
+			p.dropWorkflowData(t, st.Target)
+		}
+	}
+	out := p.resultOf(inv, st)
+	for i := range sinks {
+		if err := p.reply(t, &sinks[i], out); err != nil {
+			return err
+		}
 	}
 	if wasRunning && st.Target.Keyed() && st.Target.Exclusive() {
 		holder, locked, err := t.lockHolder(st.Target.Service, st.Target.Key)
@@ -443,6 +408,13 @@ func (p *Processor) complete(t *txn, inv ids.InvocationID, st *Status, res Resul
 		}
 	}
 	return nil
+}
+
+// dropWorkflowData removes a finished workflow's state and promises.
+func (p *Processor) dropWorkflowData(t *txn, tg Target) {
+	t.clearAllState(tg.Service, tg.Key)
+	prefix := promisePrefix(p.id, tg.Service, tg.Key)
+	_ = t.b.DeleteRange(prefix, storage.TablePrefixEnd(prefix), nil)
 }
 
 func (p *Processor) startNextInboxed(t *txn, service, key string) error {
@@ -593,6 +565,10 @@ func (p *Processor) applyCleanup(t *txn, r *Record) error {
 		}
 		if st != nil && st.Phase == PhaseCompleted && st.ExpiresAt <= r.CreatedAt {
 			t.deleteStatus(invs[i])
+			t.deleteJournal(invs[i])
+			if st.Target.HandlerType == HandlerWorkflow {
+				p.dropWorkflowData(t, st.Target)
+			}
 		}
 	}
 	return nil

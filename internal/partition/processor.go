@@ -43,6 +43,7 @@ type Config struct {
 	DB      *storage.DB
 	Log     log.Log
 	Effects Effects
+	Router  Router
 	Logger  *slog.Logger
 	// CompletedRetention is how long a completed invocation's status and result stay.
 	CompletedRetention time.Duration
@@ -75,6 +76,7 @@ type Processor struct {
 	cleanupTimer *time.Ticker
 
 	effects []func()
+	outbox  outboxState
 }
 
 // New creates a processor; Run drives it.
@@ -212,6 +214,8 @@ func (p *Processor) Run(ctx context.Context) error {
 
 	cleanup := time.NewTicker(time.Minute)
 	defer cleanup.Stop()
+	outboxTicker := time.NewTicker(outboxTick)
+	defer outboxTicker.Stop()
 	for {
 		var timerC <-chan time.Time
 		if p.timerArmed != nil {
@@ -234,6 +238,8 @@ func (p *Processor) Run(ctx context.Context) error {
 		case <-timerC:
 			p.timerArmed = nil
 			p.fireDueTimers()
+		case <-outboxTicker.C:
+			p.tickOutbox()
 		case <-cleanup.C:
 			if p.IsLeader() {
 				p.Propose(&Record{Kind: KindCleanup}, nil)
@@ -351,26 +357,5 @@ func (p *Processor) fireDueTimers() {
 		t := heap.Pop(&p.timers).(timerRef)
 		p.Propose(&Record{Kind: KindTimerFired, Inv: t.inv, TimerKey: t.key}, nil)
 	}
-	p.armTimer()
-}
-
-func (p *Processor) loadTimers() {
-	prefix := storage.TableKey(p.id, storage.TableTimer)
-	it, err := p.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: storage.TablePrefixEnd(prefix)})
-	if err != nil {
-		p.logger.Error("loading timers", "err", err)
-		return
-	}
-	defer it.Close()
-	p.timers = p.timers[:0]
-	for ok := it.First(); ok; ok = it.Next() {
-		t, err := parseTimerKey(p.id, it.Key())
-		if err != nil {
-			p.logger.Error("skipping malformed timer", "err", err)
-			continue
-		}
-		p.timers = append(p.timers, t)
-	}
-	heap.Init(&p.timers)
 	p.armTimer()
 }

@@ -148,8 +148,32 @@ func TestInvokeRunEnd(t *testing.T) {
 		t.Fatalf("result = %+v", res)
 	}
 	st, _ := h.proc.ReadStatus(inv)
-	if st.Phase != PhaseCompleted || st.JournalLen != 0 {
-		t.Fatalf("status after end: %+v", st)
+	if st != nil {
+		t.Fatalf("an invocation without retention must be gone after it ended: %+v", st)
+	}
+
+	// With a retention, the status and journal stay, and a repeated request gets the result.
+	kept := ids.NewInvocationID(1)
+	rec := invokeRecord(kept, Target{Service: "Greeter", Handler: "Greet"})
+	rec.Retention = time.Hour.Milliseconds()
+	h.submit(t, rec)
+	h.fx.await(t, "invoke")
+	h.submit(t, &Record{Kind: KindJournalAppend, Inv: kept, EntryType: uint16(wire.TypeOutputCommand), Payload: outputEntry(`"kept"`)})
+	h.submit(t, &Record{Kind: KindEnd, Inv: kept})
+	h.fx.await(t, "respond")
+	st, _ = h.proc.ReadStatus(kept)
+	if st == nil || st.Phase != PhaseCompleted || st.JournalLen != 2 || string(st.Result.Value) != `"kept"` {
+		t.Fatalf("status after end with retention: %+v", st)
+	}
+	again := invokeRecord(kept, Target{Service: "Greeter", Handler: "Greet"})
+	again.Sink.RequestID = 8
+	h.submit(t, again)
+	h.fx.await(t, "respond")
+	h.fx.mu.Lock()
+	res = h.fx.responses[kept]
+	h.fx.mu.Unlock()
+	if string(res.Value) != `"kept"` {
+		t.Fatalf("repeated request got %+v", res)
 	}
 }
 
@@ -249,7 +273,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	inv := ids.NewInvocationID(42)
 	recs := []*Record{
 		{Kind: KindInvoke, Inv: inv, Epoch: 0, CreatedAt: 5, Target: Target{"S", "h", "k", ServiceVirtualObject, HandlerExclusive},
-			Headers: []Header{{"a", "b"}}, Body: []byte("body"), Sink: &Sink{SinkIngress, 1, 99}, IdempotencyKey: "idem", ExecuteAt: 77},
+			Headers: []Header{{"a", "b"}}, Body: []byte("body"), Sink: &Sink{Kind: SinkIngress, Node: 1, RequestID: 99}, IdempotencyKey: "idem", ExecuteAt: 77},
 		{Kind: KindJournalAppend, Inv: inv, Epoch: 3, EntryType: 0x0403, Payload: []byte{1, 2}},
 		{Kind: KindRunCompletion, Inv: inv, CompletionID: 4, Failure: &Failure{500, "x"}},
 		{Kind: KindSuspend, Inv: inv, WaitCompletions: []uint32{1, 2}, WaitSignals: []uint32{1}, WaitNames: []string{"n"}},
@@ -284,7 +308,7 @@ func FuzzDecodeRecord(f *testing.F) {
 }
 
 func FuzzDecodeStatus(f *testing.F) {
-	st := &Status{Phase: PhaseInvoked, Target: Target{Service: "S"}, Sinks: []Sink{{SinkIngress, 1, 2}}, Output: &Result{Value: []byte("v")}}
+	st := &Status{Phase: PhaseInvoked, Target: Target{Service: "S"}, Sinks: []Sink{{Kind: SinkIngress, Node: 1, RequestID: 2}}, Output: &Result{Value: []byte("v")}}
 	f.Add(st.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := decodeStatus(b)

@@ -25,6 +25,18 @@ const (
 	KindTimerFired     Kind = 9  // a durable timer is due
 	KindPause          Kind = 10 // stop retrying until an operator resumes
 	KindCleanup        Kind = 11 // drop completed invocations whose retention has passed
+	KindResponse       Kind = 12 // the result of an invocation, for the caller waiting on it
+	KindSignal         Kind = 13 // a signal (awakeable completion, named signal) for an invocation
+	KindCancel         Kind = 14 // cancel an invocation (the handler gets to compensate)
+	KindKill           Kind = 15 // end an invocation and its callees at once
+	KindAttach         Kind = 16 // deliver an invocation's result to a new party (attach / output)
+	KindPurge          Kind = 17 // drop a completed invocation
+	KindPurgeJournal   Kind = 18 // drop a completed invocation's journal
+	KindResume         Kind = 19 // resume a paused invocation
+	KindPauseRequest   Kind = 20 // an operator pauses an invocation
+	KindRestartAsNew   Kind = 21 // start a completed invocation again with its input
+	KindOutboxTruncate Kind = 22 // messages up to a sequence number reached their partitions
+	KindSetState       Kind = 23 // replace an object's state (admin)
 )
 
 func (k Kind) String() string {
@@ -51,6 +63,30 @@ func (k Kind) String() string {
 		return "Pause"
 	case KindCleanup:
 		return "Cleanup"
+	case KindResponse:
+		return "Response"
+	case KindSignal:
+		return "Signal"
+	case KindCancel:
+		return "Cancel"
+	case KindKill:
+		return "Kill"
+	case KindAttach:
+		return "Attach"
+	case KindPurge:
+		return "Purge"
+	case KindPurgeJournal:
+		return "PurgeJournal"
+	case KindResume:
+		return "Resume"
+	case KindPauseRequest:
+		return "PauseRequest"
+	case KindRestartAsNew:
+		return "RestartAsNew"
+	case KindOutboxTruncate:
+		return "OutboxTruncate"
+	case KindSetState:
+		return "SetState"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -105,14 +141,22 @@ type Header struct{ Key, Value string }
 type SinkKind uint8
 
 const (
-	SinkIngress SinkKind = 1 // an ingress request waiting on a node
+	// SinkIngress is a request (ingress call or admin operation) waiting on a node.
+	SinkIngress SinkKind = 1
+	// SinkInvocation is an invocation waiting for a completion (call, attach, get output).
+	SinkInvocation SinkKind = 2
 )
 
-// Sink is one party waiting for an invocation's result.
+// Sink is one party waiting for an answer.
 type Sink struct {
-	Kind      SinkKind
+	Kind SinkKind
+	// SinkIngress
 	Node      uint32
 	RequestID uint64
+	// SinkInvocation: the completion to append to the caller's journal.
+	Caller       ids.InvocationID
+	CompletionID uint32
+	NotifyType   uint16
 }
 
 // Failure is a terminal error of an invocation.
@@ -121,11 +165,34 @@ type Failure struct {
 	Message string
 }
 
-// Result is how an invocation ended.
+// Result is how an invocation ended, or the answer to a request about one.
 type Result struct {
 	Value   []byte
 	Failure *Failure
+	// Answers that are not an invocation's result.
+	Status       Reply            // for requests that are not waiting on an invocation's result
+	InvocationID ids.InvocationID // the invocation the answer is about
+	NewID        ids.InvocationID // RestartAsNew: the new invocation
+	ExpiresAt    int64            // completed results: when they are removed (unix ms)
+	Target       Target           // completed results: the handler that produced it
 }
+
+// Reply says what happened to a request that does not simply wait for a result.
+type Reply uint8
+
+const (
+	ReplyResult             Reply = iota // Value/Failure hold the invocation's result
+	ReplyAccepted                        // a send created a new invocation
+	ReplyPreviouslyAccepted              // a send hit an existing invocation (idempotency, workflow)
+	ReplyNotFound                        // no such invocation
+	ReplyNotReady                        // the invocation has not completed yet
+	ReplyDone                            // an operation was applied at once
+	ReplyAppended                        // an operation was handed to the running handler (cancel)
+	ReplyCompleted                       // refused: the invocation is already completed
+	ReplyNotCompleted                    // refused: the invocation is not completed yet
+	ReplyWrongState                      // refused: the invocation is in a state that does not allow it
+	ReplyGone                            // refused: the input or journal is no longer stored
+)
 
 // Record is one entry of a partition log. Which fields matter depends on Kind.
 type Record struct {
@@ -169,6 +236,35 @@ type Record struct {
 
 	// TimerFired
 	TimerKey []byte
+
+	// Dedup identifies messages shipped from another partition's outbox: the source partition
+	// plus one (0 = not a shipped message) and its outbox sequence number.
+	DedupSource uint32
+	DedupSeq    uint64
+
+	// Invoke: how long the completed invocation stays (result and journal), in ms.
+	Retention int64
+	// Invoke from a send, admin operations: who wants to hear how the request was applied.
+	Reply *Sink
+
+	// JournalAppend of Call/OneWayCall: the callee as the invoker resolved it in the schema;
+	// Failure set instead when it could not be resolved.
+	Callee          *Target
+	CalleeRetention int64
+
+	// Response, Signal: the result to append (Failure or Payload, or Void).
+	Void       bool
+	SignalID   uint32
+	SignalName string
+
+	// Attach: answer at once instead of waiting (get output).
+	NoWait bool
+
+	// OutboxTruncate
+	UpTo uint64
+
+	// SetState
+	State []StateEntry
 }
 
 // Encode serialises the record.
@@ -180,6 +276,8 @@ func (r *Record) Encode() []byte {
 	id := r.Inv.Bytes()
 	e.Raw(id[:])
 	e.Varint(r.CreatedAt)
+	e.Uvarint(uint64(r.DedupSource))
+	e.Uvarint(r.DedupSeq)
 	switch r.Kind {
 	case KindAnnounceLeader:
 		e.Uvarint(uint64(r.Node))
@@ -194,9 +292,17 @@ func (r *Record) Encode() []byte {
 		encodeSink(&e, r.Sink)
 		e.String(r.IdempotencyKey)
 		e.Varint(r.ExecuteAt)
+		e.Varint(r.Retention)
+		encodeSink(&e, r.Reply)
 	case KindJournalAppend:
 		e.Uvarint(uint64(r.EntryType))
 		e.Bytes(r.Payload)
+		e.Bool(r.Callee != nil)
+		if r.Callee != nil {
+			encodeTarget(&e, *r.Callee)
+		}
+		e.Varint(r.CalleeRetention)
+		encodeFailure(&e, r.Failure)
 	case KindRunCompletion:
 		e.Uvarint(uint64(r.CompletionID))
 		encodeFailure(&e, r.Failure)
@@ -218,6 +324,33 @@ func (r *Record) Encode() []byte {
 	case KindTimerFired:
 		e.Bytes(r.TimerKey)
 	case KindCleanup:
+	case KindResponse:
+		e.Uvarint(uint64(r.CompletionID))
+		e.Uvarint(uint64(r.EntryType))
+		e.Bool(r.Void)
+		encodeFailure(&e, r.Failure)
+		e.Bytes(r.Payload)
+	case KindSignal:
+		e.Uvarint(uint64(r.SignalID))
+		e.String(r.SignalName)
+		e.Bool(r.Void)
+		encodeFailure(&e, r.Failure)
+		e.Bytes(r.Payload)
+	case KindCancel, KindKill, KindPurge, KindPurgeJournal, KindResume, KindPauseRequest, KindRestartAsNew:
+		encodeSink(&e, r.Reply)
+	case KindAttach:
+		encodeSink(&e, r.Sink)
+		e.Bool(r.NoWait)
+	case KindOutboxTruncate:
+		e.Uvarint(r.UpTo)
+	case KindSetState:
+		encodeTarget(&e, r.Target)
+		e.Uvarint(uint64(len(r.State)))
+		for _, s := range r.State {
+			e.Bytes(s.Key)
+			e.Bytes(s.Value)
+		}
+		encodeSink(&e, r.Reply)
 	}
 	return e.Buf
 }
@@ -241,13 +374,16 @@ func DecodeRecord(b []byte) (*Record, error) {
 		r.Inv = id
 	}
 	r.CreatedAt = d.Varint()
+	r.DedupSource = uint32(d.Uvarint())
+	r.DedupSeq = d.Uvarint()
+	limit := uint64(len(b))
 	switch r.Kind {
 	case KindAnnounceLeader:
 		r.Node = uint32(d.Uvarint())
 	case KindInvoke:
 		r.Target = decodeTarget(d)
 		n := d.Uvarint()
-		if n > uint64(len(b)) {
+		if n > limit {
 			return nil, fmt.Errorf("partition: corrupt Invoke record: %d headers", n)
 		}
 		for i := uint64(0); i < n && d.Err() == nil; i++ {
@@ -257,19 +393,27 @@ func DecodeRecord(b []byte) (*Record, error) {
 		r.Sink = decodeSink(d)
 		r.IdempotencyKey = d.String()
 		r.ExecuteAt = d.Varint()
+		r.Retention = d.Varint()
+		r.Reply = decodeSink(d)
 	case KindJournalAppend:
 		r.EntryType = uint16(d.Uvarint())
 		r.Payload = d.CopyBytes()
+		if d.Bool() {
+			t := decodeTarget(d)
+			r.Callee = &t
+		}
+		r.CalleeRetention = d.Varint()
+		r.Failure = decodeFailure(d)
 	case KindRunCompletion:
 		r.CompletionID = uint32(d.Uvarint())
 		r.Failure = decodeFailure(d)
 		r.Payload = d.CopyBytes()
-	case KindEnd, KindPause:
+	case KindEnd, KindPause, KindCleanup:
 	case KindSuspend:
 		r.WaitCompletions = decodeU32s(d, len(b))
 		r.WaitSignals = decodeU32s(d, len(b))
 		n := d.Uvarint()
-		if n > uint64(len(b)) {
+		if n > limit {
 			return nil, fmt.Errorf("partition: corrupt Suspend record")
 		}
 		for i := uint64(0); i < n && d.Err() == nil; i++ {
@@ -283,7 +427,35 @@ func DecodeRecord(b []byte) (*Record, error) {
 		r.Failure = decodeFailure(d)
 	case KindTimerFired:
 		r.TimerKey = d.CopyBytes()
-	case KindCleanup:
+	case KindResponse:
+		r.CompletionID = uint32(d.Uvarint())
+		r.EntryType = uint16(d.Uvarint())
+		r.Void = d.Bool()
+		r.Failure = decodeFailure(d)
+		r.Payload = d.CopyBytes()
+	case KindSignal:
+		r.SignalID = uint32(d.Uvarint())
+		r.SignalName = d.String()
+		r.Void = d.Bool()
+		r.Failure = decodeFailure(d)
+		r.Payload = d.CopyBytes()
+	case KindCancel, KindKill, KindPurge, KindPurgeJournal, KindResume, KindPauseRequest, KindRestartAsNew:
+		r.Reply = decodeSink(d)
+	case KindAttach:
+		r.Sink = decodeSink(d)
+		r.NoWait = d.Bool()
+	case KindOutboxTruncate:
+		r.UpTo = d.Uvarint()
+	case KindSetState:
+		r.Target = decodeTarget(d)
+		n := d.Uvarint()
+		if n > limit {
+			return nil, fmt.Errorf("partition: corrupt SetState record")
+		}
+		for i := uint64(0); i < n && d.Err() == nil; i++ {
+			r.State = append(r.State, StateEntry{Key: d.CopyBytes(), Value: d.CopyBytes()})
+		}
+		r.Reply = decodeSink(d)
 	default:
 		return nil, fmt.Errorf("partition: unknown record kind %d", r.Kind)
 	}
@@ -312,16 +484,36 @@ func encodeSink(e *codec.Encoder, s *Sink) {
 		return
 	}
 	e.Byte(byte(s.Kind))
-	e.Uvarint(uint64(s.Node))
-	e.Uvarint(s.RequestID)
+	switch s.Kind {
+	case SinkIngress:
+		e.Uvarint(uint64(s.Node))
+		e.Uvarint(s.RequestID)
+	case SinkInvocation:
+		id := s.Caller.Bytes()
+		e.Raw(id[:])
+		e.Uvarint(uint64(s.CompletionID))
+		e.Uvarint(uint64(s.NotifyType))
+	}
 }
 
 func decodeSink(d *codec.Decoder) *Sink {
-	k := SinkKind(d.Byte())
-	if k == 0 {
+	s := &Sink{Kind: SinkKind(d.Byte())}
+	switch s.Kind {
+	case 0:
 		return nil
+	case SinkIngress:
+		s.Node = uint32(d.Uvarint())
+		s.RequestID = d.Uvarint()
+	case SinkInvocation:
+		if raw := d.Raw(24); raw != nil {
+			s.Caller, _ = ids.InvocationIDFromBytes(raw)
+		}
+		s.CompletionID = uint32(d.Uvarint())
+		s.NotifyType = uint16(d.Uvarint())
+	default:
+		d.Raw(1 << 30) // unknown sink kinds make the value undecodable
 	}
-	return &Sink{Kind: k, Node: uint32(d.Uvarint()), RequestID: d.Uvarint()}
+	return s
 }
 
 func encodeFailure(e *codec.Encoder, f *Failure) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/restatego/restate/internal/codec"
+	"github.com/restatego/restate/internal/ids"
 )
 
 const statusFormat = 1
@@ -67,6 +68,11 @@ type Status struct {
 	WaitSignals     []uint32
 	WaitNames       []string
 
+	// Retention is how long the completed invocation stays, in ms.
+	Retention int64
+	// Children are the invocations this one called (request-response), for kill propagation.
+	Children []ids.InvocationID
+
 	// Output is the result the deployment wrote (OutputCommand) before End.
 	Output *Result
 	// Result is set once completed.
@@ -103,6 +109,12 @@ func (s *Status) encode() []byte {
 	}
 	encodeResult(&e, s.Output)
 	encodeResult(&e, s.Result)
+	e.Varint(s.Retention)
+	e.Uvarint(uint64(len(s.Children)))
+	for _, c := range s.Children {
+		b := c.Bytes()
+		e.Raw(b[:])
+	}
 	return e.Buf
 }
 
@@ -145,6 +157,20 @@ func decodeStatus(b []byte) (*Status, error) {
 	}
 	s.Output = decodeResult(d)
 	s.Result = decodeResult(d)
+	s.Retention = d.Varint()
+	n = d.Uvarint()
+	if n > uint64(len(b)) {
+		return nil, fmt.Errorf("partition: corrupt invocation status")
+	}
+	for i := uint64(0); i < n && d.Err() == nil; i++ {
+		if raw := d.Raw(24); raw != nil {
+			id, err := ids.InvocationIDFromBytes(raw)
+			if err != nil {
+				return nil, err
+			}
+			s.Children = append(s.Children, id)
+		}
+	}
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("partition: corrupt invocation status: %w", err)
 	}

@@ -16,6 +16,7 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 		IngressEndpoint: n.ingressEndpoint(ingressAddr),
 		Defaults:        n.defaults,
 		ClusterName:     n.opts.ClusterName,
+		Invocations:     invocationOps{n},
 		Logger:          n.logger,
 	})
 }

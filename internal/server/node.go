@@ -23,6 +23,7 @@ import (
 	"github.com/restatego/restate/internal/log"
 	"github.com/restatego/restate/internal/metadata"
 	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/reply"
 	"github.com/restatego/restate/internal/schema"
 	"github.com/restatego/restate/internal/storage"
 )
@@ -43,6 +44,7 @@ type Node struct {
 	procs    []*partition.Processor
 	invoker  *invoker.Invoker
 	ingress  *ingress.Server
+	replies  *reply.Registry
 	defaults schema.Defaults
 
 	ctx     context.Context
@@ -108,7 +110,9 @@ func (n *Node) start() (Addresses, error) {
 		ConcurrencyLimit: n.opts.Worker.Invoker.ConcurrentInvocationsLimit,
 		ClusterName:      n.opts.ClusterName,
 	})
+	n.replies = reply.NewRegistry()
 	n.ingress = ingress.New(ingress.Options{
+		Replies:          n.replies,
 		Schema:           n.registry.Snapshot,
 		Dispatcher:       dispatcher{n},
 		Defaults:         n.defaults,
@@ -119,8 +123,7 @@ func (n *Node) start() (Addresses, error) {
 	effects := &effects{n: n}
 	for p := uint16(0); p < numPartitions; p++ {
 		proc := partition.New(partition.Config{
-			ID: p, Node: n.nodeID, DB: db, Log: n.log, Effects: effects, Logger: n.logger,
-			CompletedRetention: n.defaults.JournalRetention,
+			ID: p, Node: n.nodeID, DB: db, Log: n.log, Effects: effects, Router: router{n}, Logger: n.logger,
 		})
 		n.procs = append(n.procs, proc)
 		n.wg.Add(1)
@@ -260,7 +263,7 @@ func (e *effects) Notify(inv ids.InvocationID, index uint32, en partition.Entry)
 func (e *effects) Abort(inv ids.InvocationID) { e.n.invoker.Abort(inv) }
 func (e *effects) Respond(sink partition.Sink, inv ids.InvocationID, res partition.Result) {
 	if sink.Kind == partition.SinkIngress && sink.Node == e.n.nodeID {
-		e.n.ingress.Respond(sink, inv, res)
+		e.n.replies.Deliver(sink.RequestID, res)
 	}
 }
 
