@@ -14,4 +14,5 @@ var (
 	eventually  = th.Eventually
 	client      = th.Client
 	bytesReader = th.BytesReader
+	freePort    = th.FreePort
 )
