@@ -417,7 +417,7 @@ disable-telemetry = true
 anything = 1
 [worker]
 internal-queue-length = 100
-cleanup-interval = "1h"
+num-timers-in-memory-limit = 10
 [worker.storage]
 rocksdb-memory-budget = "1 GiB"
 [metadata-server]
@@ -454,7 +454,7 @@ default-log-replication = 2
 		"disable-telemetry from config file",
 		"common.anything",
 		"worker.internal-queue-length from config file",
-		"worker.cleanup-interval",
+		"worker.num-timers-in-memory-limit",
 		"worker.storage.rocksdb-memory-budget",
 		"metadata-server.raft-election-tick",
 		"admin.disable-web-ui",
@@ -732,7 +732,7 @@ func TestRestateKnows(t *testing.T) {
 		"rocksdb-total-memory-size", "worker.internal-queue-length", "metadata-server.raft-election-tick",
 		"tracing-endpoint", "admin.disable-web-ui", "worker.storage.rocksdb-memory-budget",
 		"networking.connect-timeout", "log-server.x", "bifrost.replicated-loglet.anything",
-		"admin.query-engine.memory-size", "ingress.kafka-clusters", "worker.cleanup-interval",
+		"admin.query-engine.memory-size", "ingress.kafka-clusters", "worker.num-timers-in-memory-limit",
 		"default-journal-retention", "location", "disable-telemetry", "common.x", "gossip-num-peers",
 		"worker.invoker.http2-keep-alive-interval", "worker.experimental-feature-x",
 	}

@@ -109,6 +109,7 @@ var fieldList = []*field{
 	intField("ingress.concurrent-api-requests-limit", func(o *Options) *int { return &o.Ingress.ConcurrentAPIRequestsLimit }),
 
 	durationField("worker.invoker.inactivity-timeout", func(o *Options) *time.Duration { return &o.Worker.Invoker.InactivityTimeout }, false),
+	durationField("worker.cleanup-interval", func(o *Options) *time.Duration { return &o.Worker.CleanupInterval }, false),
 	durationField("worker.invoker.abort-timeout", func(o *Options) *time.Duration { return &o.Worker.Invoker.AbortTimeout }, false),
 	intField("worker.invoker.concurrent-invocations-limit", func(o *Options) *int { return &o.Worker.Invoker.ConcurrentInvocationsLimit }),
 

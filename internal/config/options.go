@@ -111,8 +111,9 @@ type IngressOptions struct {
 
 // WorkerOptions configures partition processing.
 type WorkerOptions struct {
-	Invoker   InvokerOptions   // [worker.invoker]
-	Snapshots SnapshotsOptions // [worker.snapshots]
+	CleanupInterval time.Duration    // cleanup-interval, 1h: how often expired invocations are removed
+	Invoker         InvokerOptions   // [worker.invoker]
+	Snapshots       SnapshotsOptions // [worker.snapshots]
 }
 
 // InvokerOptions configures how the worker calls service deployments.
@@ -202,6 +203,7 @@ func Defaults() *Options {
 		},
 		Ingress: IngressOptions{BindAddress: "0.0.0.0:8080"},
 		Worker: WorkerOptions{
+			CleanupInterval: time.Hour,
 			Invoker: InvokerOptions{
 				InactivityTimeout: time.Minute,
 				AbortTimeout:      time.Minute,

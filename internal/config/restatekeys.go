@@ -37,7 +37,7 @@ var restateLeaves = setOf(
 	"ingress.bind-ip", "ingress.bind-port", "ingress.advertised-host", "ingress.use-random-ports",
 	"ingress.listen-mode", "ingress.http2-max-concurrent-streams", "ingress.request-size-limit",
 
-	"worker.internal-queue-length", "worker.num-timers-in-memory-limit", "worker.cleanup-interval",
+	"worker.internal-queue-length", "worker.num-timers-in-memory-limit",
 	"worker.max-command-batch-size", "worker.max-command-batch-bytes", "worker.durability-mode",
 	"worker.trim-delay-interval", "worker.data-service-memory-limit", "worker.rule-book-poll-interval",
 

@@ -60,7 +60,12 @@ func (s *Server) serveAttach(w http.ResponseWriter, r *http.Request, route Route
 	w.Header().Set("x-restate-id", inv.String())
 	switch res.Status {
 	case partition.ReplyNotFound:
-		writeMessage(w, http.StatusNotFound, "invocation not found")
+		if route.Kind == RouteWorkflow {
+			// Restate answers a workflow that never ran like a failed invocation.
+			writeResult(w, nil, partition.Result{Failure: &partition.Failure{Code: http.StatusNotFound, Message: "not found"}})
+		} else {
+			writeMessage(w, http.StatusNotFound, "invocation not found")
+		}
 		return
 	case partition.ReplyNotReady:
 		writeMessage(w, 470, "the invocation exists but has not completed yet")

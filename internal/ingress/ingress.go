@@ -297,8 +297,15 @@ func writeResult(w http.ResponseWriter, h *schema.Handler, res partition.Result)
 		if status < 400 || status > 599 {
 			status = http.StatusInternalServerError
 		}
-		w.Header().Set("x-restate-error-source", "invocation")
-		writeJSON(w, status, map[string]any{"code": f.Code, "message": f.Message})
+		body := map[string]any{"code": f.Code, "message": f.Message, "source": "invocation"}
+		if len(f.Metadata) > 0 {
+			md := make(map[string]string, len(f.Metadata))
+			for _, m := range f.Metadata {
+				md[m.Key] = m.Value
+			}
+			body["metadata"] = md
+		}
+		writeJSON(w, status, body)
 		return
 	}
 	if h != nil {
@@ -403,8 +410,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
+// writeMessage answers with the ingress's own refusal, in Restate's error shape.
 func writeMessage(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"message": msg})
+	writeJSON(w, status, map[string]any{"code": status, "message": msg, "source": "ingress"})
 }
 
 func timeRFC3339(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }

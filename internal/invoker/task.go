@@ -455,7 +455,7 @@ func (t *task) handleFrame(a *attempt, f wire.Frame) (outcome, bool) {
 		}
 		r := &partition.Record{Kind: partition.KindRunCompletion, Inv: t.inv, CompletionID: m.ResultCompletionID}
 		if m.Kind == wire.ResultFailure && m.Failure != nil {
-			r.Failure = &partition.Failure{Code: m.Failure.Code, Message: m.Failure.Message}
+			r.Failure = partition.FailureFromWire(m.Failure)
 		} else {
 			r.Payload = append([]byte{}, m.Value...)
 		}

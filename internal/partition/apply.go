@@ -188,6 +188,12 @@ func (p *Processor) applyInvoke(t *txn, r *Record) error {
 // invokeExisting handles an Invoke for an invocation id that already exists: a repeated
 // idempotent request, a second submission of a workflow run, or a message delivered twice.
 func (p *Processor) invokeExisting(t *txn, r *Record, st *Status) error {
+	if st.Phase == PhaseCompleted && st.ExpiresAt > 0 && st.ExpiresAt <= r.CreatedAt {
+		// The retention passed but the cleanup has not run yet: the old invocation is gone as
+		// far as anyone can tell, so this starts a new one.
+		p.forget(t, r.Inv, st)
+		return p.applyInvoke(t, r)
+	}
 	if err := p.reply(t, r.Reply, Result{Status: ReplyPreviouslyAccepted, InvocationID: r.Inv}); err != nil {
 		return err
 	}
@@ -343,7 +349,7 @@ func (p *Processor) applyRunCompletion(t *txn, r *Record) error {
 		res = wire.ValueResult([]byte{})
 	}
 	if r.Failure != nil {
-		res = wire.FailureResult(r.Failure.Code, r.Failure.Message)
+		res = r.Failure.Wire()
 	}
 	st.LastEntryAt = r.CreatedAt
 	st.ModifiedAt = r.CreatedAt
@@ -408,6 +414,18 @@ func (p *Processor) complete(t *txn, inv ids.InvocationID, st *Status, res Resul
 		}
 	}
 	return nil
+}
+
+// forget removes a completed invocation and what belongs to it.
+func (p *Processor) forget(t *txn, inv ids.InvocationID, st *Status) {
+	t.deleteStatus(inv)
+	t.deleteJournal(inv)
+	if st.ExpiresAt > 0 {
+		_ = t.b.Delete(expiryKey(p.id, st.ExpiresAt, inv), nil)
+	}
+	if st.Target.HandlerType == HandlerWorkflow {
+		p.dropWorkflowData(t, st.Target)
+	}
 }
 
 // dropWorkflowData removes a finished workflow's state and promises.
@@ -564,11 +582,7 @@ func (p *Processor) applyCleanup(t *txn, r *Record) error {
 			return err
 		}
 		if st != nil && st.Phase == PhaseCompleted && st.ExpiresAt <= r.CreatedAt {
-			t.deleteStatus(invs[i])
-			t.deleteJournal(invs[i])
-			if st.Target.HandlerType == HandlerWorkflow {
-				p.dropWorkflowData(t, st.Target)
-			}
+			p.forget(t, invs[i], st)
 		}
 	}
 	return nil

@@ -30,7 +30,7 @@ func (p *Processor) applyCommand(t *txn, r *Record, st *Status, typ wire.Message
 	case *wire.OutputCommand:
 		res := &Result{Value: append([]byte{}, c.Value...)}
 		if c.Kind == wire.ResultFailure && c.Failure != nil {
-			res = &Result{Failure: &Failure{Code: c.Failure.Code, Message: c.Failure.Message}}
+			res = &Result{Failure: FailureFromWire(c.Failure)}
 		}
 		st.Output = res
 
@@ -145,7 +145,7 @@ func setRecordResult(r *Record, res wire.Result) {
 	switch res.Kind {
 	case wire.ResultFailure:
 		if res.Failure != nil {
-			r.Failure = &Failure{Code: res.Failure.Code, Message: res.Failure.Message}
+			r.Failure = FailureFromWire(res.Failure)
 		}
 	case wire.ResultValue:
 		r.Payload = append([]byte{}, res.Value...)
@@ -186,10 +186,10 @@ func (p *Processor) applyCall(t *txn, r *Record, st *Status, index uint32, servi
 		}
 		// The callee does not exist: fail the call itself, like a call to a failing handler.
 		if idNotification != 0 {
-			p.notify(t, r.Inv, st, wire.NewCompletion(wire.TypeCallInvocationIDCompletion, idNotification, wire.FailureResult(f.Code, f.Message)))
+			p.notify(t, r.Inv, st, wire.NewCompletion(wire.TypeCallInvocationIDCompletion, idNotification, f.Wire()))
 		}
 		if wait {
-			p.notify(t, r.Inv, st, wire.NewCompletion(wire.TypeCallCompletion, resultCompletion, wire.FailureResult(f.Code, f.Message)))
+			p.notify(t, r.Inv, st, wire.NewCompletion(wire.TypeCallCompletion, resultCompletion, f.Wire()))
 		}
 		return nil, nil
 	}
@@ -303,7 +303,7 @@ func (t *txn) putPromise(service, key, name string, pr *promise) {
 
 func promiseResult(r Result) wire.Result {
 	if r.Failure != nil {
-		return wire.FailureResult(r.Failure.Code, r.Failure.Message)
+		return r.Failure.Wire()
 	}
 	return wire.ValueResult(r.Value)
 }
@@ -350,7 +350,7 @@ func (p *Processor) applyCompletePromise(t *txn, r *Record, st *Status, c *wire.
 	pr.completed = true
 	pr.result = Result{Value: append([]byte{}, c.Value...)}
 	if c.Kind == wire.ResultFailure && c.Failure != nil {
-		pr.result = Result{Failure: &Failure{Code: c.Failure.Code, Message: c.Failure.Message}}
+		pr.result = Result{Failure: FailureFromWire(c.Failure)}
 	}
 	listeners := pr.listeners
 	pr.listeners = nil

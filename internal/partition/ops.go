@@ -26,7 +26,7 @@ func (p *Processor) applySignal(t *txn, r *Record) error {
 	case r.Void:
 		res = wire.VoidResult()
 	case r.Failure != nil:
-		res = wire.FailureResult(r.Failure.Code, r.Failure.Message)
+		res = r.Failure.Wire()
 	}
 	p.notify(t, r.Inv, st, wire.NewSignal(id, res))
 	t.putStatus(r.Inv, st)
@@ -168,10 +168,15 @@ func (p *Processor) applyPauseRequest(t *txn, r *Record) error {
 	case st.Phase == PhaseInboxed || st.Phase == PhaseScheduled:
 		return p.reply(t, r.Reply, Result{Status: ReplyWrongState, InvocationID: r.Inv})
 	case st.Phase == PhaseInvoked:
+		// A running attempt is stopped; the handler sees it as an aborted attempt.
 		p.effect(func() { p.cfg.Effects.Abort(r.Inv) })
 		st.Phase = PhasePaused
 		st.ModifiedAt = r.CreatedAt
 		t.putStatus(r.Inv, st)
+		return p.reply(t, r.Reply, Result{Status: ReplyAppended, InvocationID: r.Inv})
+	case st.Phase == PhaseSuspended:
+		// Nothing runs while suspended; as in Restate, a completion arriving later still wakes
+		// it, so pausing changes nothing now.
 	}
 	return p.reply(t, r.Reply, Result{Status: ReplyDone, InvocationID: r.Inv})
 }

@@ -208,7 +208,7 @@ func (p *Processor) applyResponse(t *txn, r *Record) error {
 	case r.Void:
 		res = wire.VoidResult()
 	case r.Failure != nil:
-		res = wire.FailureResult(r.Failure.Code, r.Failure.Message)
+		res = r.Failure.Wire()
 	}
 	typ := wire.MessageType(r.EntryType)
 	if !typ.IsNotification() {

@@ -45,8 +45,9 @@ type Config struct {
 	Effects Effects
 	Router  Router
 	Logger  *slog.Logger
-	// CompletedRetention is how long a completed invocation's status and result stay.
-	CompletedRetention time.Duration
+	// CleanupInterval is how often the leader removes completed invocations whose retention
+	// has passed.
+	CleanupInterval time.Duration
 }
 
 // ErrNotLeader is returned for requests that only the leader can serve.
@@ -84,8 +85,8 @@ func New(cfg Config) *Processor {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.CompletedRetention == 0 {
-		cfg.CompletedRetention = 24 * time.Hour
+	if cfg.CleanupInterval <= 0 {
+		cfg.CleanupInterval = time.Hour
 	}
 	return &Processor{
 		cfg:    cfg,
@@ -212,7 +213,7 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 	p.claimLeadership()
 
-	cleanup := time.NewTicker(time.Minute)
+	cleanup := time.NewTicker(p.cfg.CleanupInterval)
 	defer cleanup.Stop()
 	outboxTicker := time.NewTicker(outboxTick)
 	defer outboxTicker.Stop()

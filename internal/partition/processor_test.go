@@ -275,9 +275,9 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Kind: KindInvoke, Inv: inv, Epoch: 0, CreatedAt: 5, Target: Target{"S", "h", "k", ServiceVirtualObject, HandlerExclusive},
 			Headers: []Header{{"a", "b"}}, Body: []byte("body"), Sink: &Sink{Kind: SinkIngress, Node: 1, RequestID: 99}, IdempotencyKey: "idem", ExecuteAt: 77},
 		{Kind: KindJournalAppend, Inv: inv, Epoch: 3, EntryType: 0x0403, Payload: []byte{1, 2}},
-		{Kind: KindRunCompletion, Inv: inv, CompletionID: 4, Failure: &Failure{500, "x"}},
+		{Kind: KindRunCompletion, Inv: inv, CompletionID: 4, Failure: &Failure{Code: 500, Message: "x", Metadata: []FailureMetadata{{"k", "v"}}}},
 		{Kind: KindSuspend, Inv: inv, WaitCompletions: []uint32{1, 2}, WaitSignals: []uint32{1}, WaitNames: []string{"n"}},
-		{Kind: KindAttemptFailed, Inv: inv, Failure: &Failure{570, "mismatch"}, RelatedEntry: 3, NextRetryAt: 1000},
+		{Kind: KindAttemptFailed, Inv: inv, Failure: &Failure{Code: 570, Message: "mismatch"}, RelatedEntry: 3, NextRetryAt: 1000},
 		{Kind: KindTimerFired, Inv: inv, TimerKey: []byte("tk")},
 	}
 	for _, r := range recs {

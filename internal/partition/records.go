@@ -5,6 +5,7 @@ import (
 
 	"github.com/restatego/restate/internal/codec"
 	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/wire"
 )
 
 // recordFormat is the version byte in front of every record we write to a log.
@@ -161,8 +162,33 @@ type Sink struct {
 
 // Failure is a terminal error of an invocation.
 type Failure struct {
-	Code    uint32
-	Message string
+	Code     uint32
+	Message  string
+	Metadata []FailureMetadata
+}
+
+// FailureMetadata is one key/value pair a handler attached to its error.
+type FailureMetadata struct{ Key, Value string }
+
+// FailureFromWire converts a protocol failure.
+func FailureFromWire(f *wire.Failure) *Failure {
+	if f == nil {
+		return nil
+	}
+	out := &Failure{Code: f.Code, Message: f.Message}
+	for _, m := range f.Metadata {
+		out.Metadata = append(out.Metadata, FailureMetadata{Key: m.Key, Value: m.Value})
+	}
+	return out
+}
+
+// Wire converts the failure to a protocol result.
+func (f *Failure) Wire() wire.Result {
+	r := wire.FailureResult(f.Code, f.Message)
+	for _, m := range f.Metadata {
+		r.Failure.Metadata = append(r.Failure.Metadata, wire.FailureMetadata{Key: m.Key, Value: m.Value})
+	}
+	return r
 }
 
 // Result is how an invocation ended, or the answer to a request about one.
@@ -524,13 +550,23 @@ func encodeFailure(e *codec.Encoder, f *Failure) {
 	e.Bool(true)
 	e.Uvarint(uint64(f.Code))
 	e.String(f.Message)
+	e.Uvarint(uint64(len(f.Metadata)))
+	for _, m := range f.Metadata {
+		e.String(m.Key)
+		e.String(m.Value)
+	}
 }
 
 func decodeFailure(d *codec.Decoder) *Failure {
 	if !d.Bool() {
 		return nil
 	}
-	return &Failure{Code: uint32(d.Uvarint()), Message: d.String()}
+	f := &Failure{Code: uint32(d.Uvarint()), Message: d.String()}
+	n := d.Uvarint()
+	for i := uint64(0); i < n && d.Err() == nil && d.More(); i++ {
+		f.Metadata = append(f.Metadata, FailureMetadata{Key: d.String(), Value: d.String()})
+	}
+	return f
 }
 
 func encodeU32s(e *codec.Encoder, v []uint32) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/restatego/restate/internal/admin"
 	"github.com/restatego/restate/internal/discovery"
+	"github.com/restatego/restate/internal/query"
 )
 
 // adminHandler serves the admin API (9070).
@@ -17,6 +18,7 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 		Defaults:        n.defaults,
 		ClusterName:     n.opts.ClusterName,
 		Invocations:     invocationOps{n},
+		Query:           query.Handler(query.EngineTables(n.procs, n.registry.Snapshot)...),
 		Logger:          n.logger,
 	})
 }

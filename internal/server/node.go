@@ -124,6 +124,7 @@ func (n *Node) start() (Addresses, error) {
 	for p := uint16(0); p < numPartitions; p++ {
 		proc := partition.New(partition.Config{
 			ID: p, Node: n.nodeID, DB: db, Log: n.log, Effects: effects, Router: router{n}, Logger: n.logger,
+			CleanupInterval: n.opts.Worker.CleanupInterval,
 		})
 		n.procs = append(n.procs, proc)
 		n.wg.Add(1)

@@ -127,7 +127,10 @@ func (o invocationOps) Pause(ctx context.Context, id string) (admin.Outcome, err
 	if err := refusal(res); err != nil {
 		return 0, err
 	}
-	return admin.Accepted, nil
+	if res.Status == partition.ReplyAppended {
+		return admin.Accepted, nil
+	}
+	return admin.Done, nil
 }
 
 func (o invocationOps) ModifyState(ctx context.Context, req admin.ModifyStateRequest) error {

@@ -108,10 +108,13 @@ func FinishFrame(dst []byte, start int) []byte {
 // Payloads alias buf. The only error is an unknown message type; frames
 // decoded before it are returned along with it.
 func DecodeFrames(buf []byte) (frames []Frame, rest []byte, err error) {
+	if n := countFrames(buf); n > 0 {
+		frames = make([]Frame, 0, n)
+	}
 	for len(buf) >= HeaderSize {
-		t, flags, length, err := parseHeader(buf)
-		if err != nil {
-			return frames, buf, err
+		t, flags, length, headerErr := parseHeader(buf)
+		if headerErr != nil {
+			return frames, buf, headerErr
 		}
 		if uint64(len(buf)-HeaderSize) < uint64(length) {
 			break
@@ -121,6 +124,21 @@ func DecodeFrames(buf []byte) (frames []Frame, rest []byte, err error) {
 		buf = buf[end:]
 	}
 	return frames, buf, nil
+}
+
+// countFrames counts the complete frames at the start of buf, so that
+// DecodeFrames allocates its result once.
+func countFrames(buf []byte) int {
+	n := 0
+	for len(buf) >= HeaderSize {
+		length := binary.BigEndian.Uint32(buf[4:8])
+		if uint64(len(buf)-HeaderSize) < uint64(length) {
+			break
+		}
+		buf = buf[HeaderSize+int(length):]
+		n++
+	}
+	return n
 }
 
 const (
