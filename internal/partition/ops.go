@@ -34,16 +34,11 @@ func (p *Processor) applySignal(t *txn, r *Record) error {
 }
 
 func (p *Processor) applyCancel(t *txn, r *Record) error {
-	st, err := t.status(r.Inv)
-	if err != nil {
+	st, err := p.operand(t, r, refuseCompleted)
+	if err != nil || st == nil {
 		return err
 	}
-	switch {
-	case st == nil:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotFound, InvocationID: r.Inv})
-	case st.Phase == PhaseCompleted:
-		return p.reply(t, r.Reply, Result{Status: ReplyCompleted, InvocationID: r.Inv})
-	case st.Phase == PhaseInboxed || st.Phase == PhaseScheduled:
+	if st.Phase == PhaseInboxed || st.Phase == PhaseScheduled {
 		if err := p.complete(t, r.Inv, st, Result{Failure: &Failure{Code: 409, Message: "canceled"}}, r.CreatedAt); err != nil {
 			return err
 		}
@@ -66,15 +61,9 @@ func (p *Processor) applyCancel(t *txn, r *Record) error {
 }
 
 func (p *Processor) applyKill(t *txn, r *Record) error {
-	st, err := t.status(r.Inv)
-	if err != nil {
+	st, err := p.operand(t, r, refuseCompleted)
+	if err != nil || st == nil {
 		return err
-	}
-	switch {
-	case st == nil:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotFound, InvocationID: r.Inv})
-	case st.Phase == PhaseCompleted:
-		return p.reply(t, r.Reply, Result{Status: ReplyCompleted, InvocationID: r.Inv})
 	}
 	// Killing a call tree kills the calls still running in it.
 	for _, child := range st.Children {
@@ -110,15 +99,9 @@ func (p *Processor) applyAttach(t *txn, r *Record) error {
 }
 
 func (p *Processor) applyPurge(t *txn, r *Record) error {
-	st, err := t.status(r.Inv)
-	if err != nil {
+	st, err := p.operand(t, r, refuseUnfinished)
+	if err != nil || st == nil {
 		return err
-	}
-	switch {
-	case st == nil:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotFound, InvocationID: r.Inv})
-	case st.Phase != PhaseCompleted:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotCompleted, InvocationID: r.Inv})
 	}
 	t.deleteJournal(r.Inv)
 	if r.Kind == KindPurge {
@@ -134,17 +117,11 @@ func (p *Processor) applyPurge(t *txn, r *Record) error {
 }
 
 func (p *Processor) applyResume(t *txn, r *Record) error {
-	st, err := t.status(r.Inv)
-	if err != nil {
+	st, err := p.operand(t, r, refuseNotRunning)
+	if err != nil || st == nil {
 		return err
 	}
 	switch {
-	case st == nil:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotFound, InvocationID: r.Inv})
-	case st.Phase == PhaseCompleted:
-		return p.reply(t, r.Reply, Result{Status: ReplyCompleted, InvocationID: r.Inv})
-	case st.Phase == PhaseInboxed || st.Phase == PhaseScheduled:
-		return p.reply(t, r.Reply, Result{Status: ReplyWrongState, InvocationID: r.Inv})
 	case st.Phase == PhasePaused || st.Phase == PhaseSuspended:
 		st.RetryCountSince = 0
 		p.run(t, r.Inv, st)
@@ -156,17 +133,11 @@ func (p *Processor) applyResume(t *txn, r *Record) error {
 }
 
 func (p *Processor) applyPauseRequest(t *txn, r *Record) error {
-	st, err := t.status(r.Inv)
-	if err != nil {
+	st, err := p.operand(t, r, refuseNotRunning)
+	if err != nil || st == nil {
 		return err
 	}
 	switch {
-	case st == nil:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotFound, InvocationID: r.Inv})
-	case st.Phase == PhaseCompleted:
-		return p.reply(t, r.Reply, Result{Status: ReplyCompleted, InvocationID: r.Inv})
-	case st.Phase == PhaseInboxed || st.Phase == PhaseScheduled:
-		return p.reply(t, r.Reply, Result{Status: ReplyWrongState, InvocationID: r.Inv})
 	case st.Phase == PhaseInvoked:
 		// A running attempt is stopped; the handler sees it as an aborted attempt.
 		p.effect(func() { p.cfg.Effects.Abort(r.Inv) })
@@ -182,15 +153,11 @@ func (p *Processor) applyPauseRequest(t *txn, r *Record) error {
 }
 
 func (p *Processor) applyRestartAsNew(t *txn, r *Record) error {
-	st, err := t.status(r.Inv)
-	if err != nil {
+	st, err := p.operand(t, r, refuseUnfinished)
+	if err != nil || st == nil {
 		return err
 	}
 	switch {
-	case st == nil:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotFound, InvocationID: r.Inv})
-	case st.Phase != PhaseCompleted:
-		return p.reply(t, r.Reply, Result{Status: ReplyNotCompleted, InvocationID: r.Inv})
 	case st.Target.HandlerType == HandlerWorkflow:
 		return p.reply(t, r.Reply, Result{Status: ReplyWrongState, InvocationID: r.Inv})
 	case st.JournalLen == 0:
@@ -222,4 +189,45 @@ func (p *Processor) applySetState(t *txn, r *Record) error {
 		t.setState(r.Target.Service, r.Target.Key, s.Key, s.Value)
 	}
 	return p.reply(t, r.Reply, Result{Status: ReplyDone})
+}
+
+// operand loads the invocation an operation is about. When refuse says the operation does not
+// apply (or the invocation is unknown), it answers the requester and returns nil.
+func (p *Processor) operand(t *txn, r *Record, refuse func(*Status) Reply) (*Status, error) {
+	st, err := t.status(r.Inv)
+	if err != nil {
+		return nil, err
+	}
+	reason := ReplyNotFound
+	if st != nil {
+		reason = refuse(st)
+	}
+	if reason != ReplyResult {
+		return nil, p.reply(t, r.Reply, Result{Status: reason, InvocationID: r.Inv})
+	}
+	return st, nil
+}
+
+// refuseCompleted refuses operations on completed invocations.
+func refuseCompleted(st *Status) Reply {
+	if st.Phase == PhaseCompleted {
+		return ReplyCompleted
+	}
+	return ReplyResult
+}
+
+// refuseNotRunning refuses operations on invocations that ended or never started.
+func refuseNotRunning(st *Status) Reply {
+	if st.Phase == PhaseInboxed || st.Phase == PhaseScheduled {
+		return ReplyWrongState
+	}
+	return refuseCompleted(st)
+}
+
+// refuseUnfinished refuses operations on invocations that have not completed.
+func refuseUnfinished(st *Status) Reply {
+	if st.Phase != PhaseCompleted {
+		return ReplyNotCompleted
+	}
+	return ReplyResult
 }
