@@ -240,3 +240,6 @@ func (s *Server) IngressDo(t *testing.T, method, path string, body []byte, heade
 	t.Helper()
 	return Do(t, method, "http://"+s.Ingress+path, body, header...)
 }
+
+// ServerBinary is the path of the restate-server binary built by Main.
+func ServerBinary() string { return serverBin }
