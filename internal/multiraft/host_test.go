@@ -7,37 +7,7 @@ import (
 	"time"
 
 	"github.com/restatego/restate/internal/storage"
-	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 )
-
-// memNet delivers raft messages between in-process hosts; nodes can be cut off.
-type memNet struct {
-	mu    sync.Mutex
-	hosts map[uint64]*Host
-	down  map[uint64]bool
-}
-
-type memTransport struct {
-	net  *memNet
-	from uint64
-}
-
-func (t memTransport) Send(to uint64, envs []Envelope) {
-	t.net.mu.Lock()
-	h := t.net.hosts[to]
-	cut := t.net.down[to] || t.net.down[t.from]
-	t.net.mu.Unlock()
-	if h == nil || cut {
-		return
-	}
-	// Copy messages like a real transport would (the sender may reuse them).
-	cp := make([]Envelope, len(envs))
-	for i, e := range envs {
-		cp[i] = Envelope{Group: e.Group, Msg: proto.Clone(e.Msg).(*pb.Message)}
-	}
-	go h.Step(cp)
-}
 
 type recordingSM struct {
 	mu      sync.Mutex
@@ -74,16 +44,14 @@ type testNode struct {
 	g    *Group
 }
 
-func startNode(t *testing.T, net *memNet, id uint64, dir string, peers []uint64) *testNode {
+func startNode(t *testing.T, net *MemNetwork, id uint64, dir string, peers []uint64) *testNode {
 	t.Helper()
 	db, err := storage.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHost(Config{NodeID: id, DB: db, Transport: memTransport{net, id}, TickInterval: 10 * time.Millisecond})
-	net.mu.Lock()
-	net.hosts[id] = h
-	net.mu.Unlock()
+	h := NewHost(Config{NodeID: id, DB: db, Transport: net.Transport(id), TickInterval: 10 * time.Millisecond})
+	net.Attach(id, h)
 	sm := &recordingSM{}
 	g, err := h.OpenGroup(7, peers, sm, nil)
 	if err != nil {
@@ -93,10 +61,8 @@ func startNode(t *testing.T, net *memNet, id uint64, dir string, peers []uint64)
 	return &testNode{id: id, dir: dir, db: db, host: h, sm: sm, g: g}
 }
 
-func (n *testNode) stop(net *memNet) {
-	net.mu.Lock()
-	delete(net.hosts, n.id)
-	net.mu.Unlock()
+func (n *testNode) stop(net *MemNetwork) {
+	net.Detach(n.id)
 	n.host.Stop()
 	n.db.Close()
 }
@@ -122,7 +88,7 @@ func leaderOf(nodes []*testNode) *testNode {
 }
 
 func TestReplicationFailoverAndRestart(t *testing.T) {
-	net := &memNet{hosts: map[uint64]*Host{}, down: map[uint64]bool{}}
+	net := NewMemNetwork()
 	peers := []uint64{1, 2, 3}
 	nodes := make([]*testNode, 3)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
@@ -186,7 +152,7 @@ func TestReplicationFailoverAndRestart(t *testing.T) {
 }
 
 func TestMinorityCannotCommit(t *testing.T) {
-	net := &memNet{hosts: map[uint64]*Host{}, down: map[uint64]bool{}}
+	net := NewMemNetwork()
 	peers := []uint64{1, 2, 3}
 	nodes := make([]*testNode, 3)
 	for i := range nodes {
@@ -199,9 +165,7 @@ func TestMinorityCannotCommit(t *testing.T) {
 	}()
 	waitFor(t, "a leader", func() bool { return leaderOf(nodes) != nil })
 	l := leaderOf(nodes)
-	net.mu.Lock()
-	net.down[l.id] = true
-	net.mu.Unlock()
+	net.Cut(l.id, true)
 	before, _ := l.sm.snapshot()
 	_ = l.g.Propose([]byte("isolated"))
 	time.Sleep(500 * time.Millisecond)

@@ -34,6 +34,8 @@ type Effects interface {
 	Abort(inv ids.InvocationID)
 	// Respond delivers an invocation's result to a waiting party.
 	Respond(sink Sink, inv ids.InvocationID, res Result)
+	// StepDown stops everything the processor started as leader (its running attempts).
+	StepDown(p *Processor)
 }
 
 // Config configures a processor.
@@ -45,6 +47,9 @@ type Config struct {
 	Effects Effects
 	Router  Router
 	Logger  *slog.Logger
+	// RaftLeadership makes leadership follow the log's raft leadership (OnLeaderChange)
+	// instead of being claimed at start, as a single node does.
+	RaftLeadership bool
 	// CleanupInterval is how often the leader removes completed invocations whose retention
 	// has passed.
 	CleanupInterval time.Duration
@@ -78,7 +83,11 @@ type Processor struct {
 
 	effects []func()
 	outbox  outboxState
+
+	leaderEvents chan leaderEvent
 }
+
+type leaderEvent struct{ leader, term uint64 }
 
 // New creates a processor; Run drives it.
 func New(cfg Config) *Processor {
@@ -95,6 +104,8 @@ func New(cfg Config) *Processor {
 		log:    cfg.Log,
 		logger: cfg.Logger.With("partition", cfg.ID),
 		wake:   make(chan struct{}, 1),
+
+		leaderEvents: make(chan leaderEvent, 256),
 	}
 }
 
@@ -211,7 +222,9 @@ func (p *Processor) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	p.claimLeadership()
+	if !p.cfg.RaftLeadership {
+		p.claimLeadership()
+	}
 
 	cleanup := time.NewTicker(p.cfg.CleanupInterval)
 	defer cleanup.Stop()
@@ -236,6 +249,8 @@ func (p *Processor) Run(ctx context.Context) error {
 				p.stepDown()
 				return err
 			}
+		case ev := <-p.leaderEvents:
+			p.onLeaderEvent(ev)
 		case <-timerC:
 			p.timerArmed = nil
 			p.fireDueTimers()
@@ -250,16 +265,43 @@ func (p *Processor) Run(ctx context.Context) error {
 }
 
 func (p *Processor) claimLeadership() {
-	p.proposed = p.epoch + 1
-	p.Propose(&Record{Kind: KindAnnounceLeader, Epoch: p.proposed, Node: p.cfg.Node}, func(_ uint64, err error) {
+	p.announce(p.epoch + 1)
+}
+
+func (p *Processor) announce(epoch uint64) {
+	p.proposed = epoch
+	p.Propose(&Record{Kind: KindAnnounceLeader, Epoch: epoch, Node: p.cfg.Node}, func(_ uint64, err error) {
 		if err != nil {
-			p.logger.Error("announcing leadership failed", "err", err)
+			p.logger.Warn("announcing leadership failed", "epoch", epoch, "err", err)
 		}
 	})
 }
 
+// OnLeaderChange reports the log's leadership as this node sees it (raft leader and term). It
+// must not block: it is called from the raft loop.
+func (p *Processor) OnLeaderChange(leader, term uint64) {
+	select {
+	case p.leaderEvents <- leaderEvent{leader, term}:
+	default:
+		p.logger.Warn("dropping a leadership event; the processor is not keeping up")
+	}
+}
+
+// onLeaderEvent claims leadership when raft made this node the leader (the raft term is the
+// epoch, so epochs only grow), and stops acting at once when it lost it.
+func (p *Processor) onLeaderEvent(ev leaderEvent) {
+	if ev.leader == uint64(p.cfg.Node) {
+		if ev.term > p.epoch && ev.term != p.proposed {
+			p.announce(ev.term)
+		}
+		return
+	}
+	p.stepDown()
+}
+
 func (p *Processor) stepDown() {
 	if p.leader.Swap(false) {
+		p.cfg.Effects.StepDown(p)
 		p.leaderEpoch.Store(0)
 		if p.timerArmed != nil {
 			p.timerArmed.Stop()
@@ -279,9 +321,6 @@ func (p *Processor) applyBatch(entries []log.Entry) error {
 	for _, e := range entries {
 		if e.LSN <= applied {
 			continue
-		}
-		if e.LSN != applied+1 {
-			return fmt.Errorf("partition %d: log gap: applied %d, next record %d", p.id, applied, e.LSN)
 		}
 		r, err := DecodeRecord(e.Data)
 		if err != nil {

@@ -38,6 +38,7 @@ func (f *fakeEffects) Notify(inv ids.InvocationID, index uint32, e Entry) {
 	f.ch <- "notify"
 }
 func (f *fakeEffects) Abort(inv ids.InvocationID) {}
+func (f *fakeEffects) StepDown(p *Processor)      {}
 func (f *fakeEffects) Respond(sink Sink, inv ids.InvocationID, res Result) {
 	f.mu.Lock()
 	f.responses[inv] = res

@@ -21,6 +21,7 @@ type noEffects struct{}
 func (noEffects) Invoke(*partition.Processor, ids.InvocationID)              {}
 func (noEffects) Notify(ids.InvocationID, uint32, partition.Entry)           {}
 func (noEffects) Abort(ids.InvocationID)                                     {}
+func (noEffects) StepDown(*partition.Processor)                              {}
 func (noEffects) Respond(partition.Sink, ids.InvocationID, partition.Result) {}
 
 // startProcessor runs a single-partition processor on a fresh store.

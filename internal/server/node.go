@@ -261,7 +261,8 @@ func (e *effects) Invoke(p *partition.Processor, inv ids.InvocationID) { e.n.inv
 func (e *effects) Notify(inv ids.InvocationID, index uint32, en partition.Entry) {
 	e.n.invoker.Notify(inv, index, en)
 }
-func (e *effects) Abort(inv ids.InvocationID) { e.n.invoker.Abort(inv) }
+func (e *effects) Abort(inv ids.InvocationID)      { e.n.invoker.Abort(inv) }
+func (e *effects) StepDown(p *partition.Processor) { e.n.invoker.AbortPartition(p) }
 func (e *effects) Respond(sink partition.Sink, inv ids.InvocationID, res partition.Result) {
 	if sink.Kind == partition.SinkIngress && sink.Node == e.n.nodeID {
 		e.n.replies.Deliver(sink.RequestID, res)
