@@ -588,3 +588,42 @@ func decodeU32s(d *codec.Decoder, limit int) []uint32 {
 	}
 	return out
 }
+
+// EncodeResult serialises a result, for answers sent to another node.
+func EncodeResult(r Result) []byte {
+	e := codec.Encoder{}
+	e.Byte(recordFormat)
+	encodeResult(&e, &r)
+	e.Byte(byte(r.Status))
+	for _, id := range []ids.InvocationID{r.InvocationID, r.NewID} {
+		b := id.Bytes()
+		e.Raw(b[:])
+	}
+	e.Varint(r.ExpiresAt)
+	encodeTarget(&e, r.Target)
+	return e.Buf
+}
+
+// DecodeResult parses what EncodeResult wrote.
+func DecodeResult(b []byte) (Result, error) {
+	d := codec.NewDecoder(b)
+	if v := d.Byte(); v != recordFormat {
+		return Result{}, fmt.Errorf("partition: unknown result format %d", v)
+	}
+	var r Result
+	if inner := decodeResult(d); inner != nil {
+		r.Value, r.Failure = inner.Value, inner.Failure
+	}
+	r.Status = Reply(d.Byte())
+	for _, id := range []*ids.InvocationID{&r.InvocationID, &r.NewID} {
+		if raw := d.Raw(24); raw != nil {
+			*id, _ = ids.InvocationIDFromBytes(raw)
+		}
+	}
+	r.ExpiresAt = d.Varint()
+	r.Target = decodeTarget(d)
+	if err := d.Err(); err != nil {
+		return Result{}, fmt.Errorf("partition: corrupt result: %w", err)
+	}
+	return r, nil
+}

@@ -18,7 +18,8 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 		Defaults:        n.defaults,
 		ClusterName:     n.opts.ClusterName,
 		Invocations:     invocationOps{n},
-		Query:           query.Handler(query.EngineTables(n.procs, n.registry.Snapshot)...),
+		Query:           query.Handler(query.EngineTables(n.localProcs(), n.registry.Snapshot)...),
+		Cluster:         clusterInfo{n},
 		Logger:          n.logger,
 	})
 }

@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/restatego/restate/internal/cluster"
 	"github.com/restatego/restate/internal/config"
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/ingress"
@@ -40,12 +42,23 @@ type Node struct {
 	db       *storage.DB
 	meta     metadata.Store
 	registry *schema.Registry
-	log      *log.Local
-	procs    []*partition.Processor
-	invoker  *invoker.Invoker
-	ingress  *ingress.Server
-	replies  *reply.Registry
-	defaults schema.Defaults
+	log      log.Log
+	localLog *log.Local
+	cluster  *cluster.Cluster
+
+	procMu        sync.Mutex
+	procs         []*partition.Processor // by partition; nil where not replicated here
+	numPartitions uint16
+	leaderState   map[uint16][2]uint64 // latest raft leader and term per partition
+
+	ready       atomic.Bool
+	addrs       Addresses
+	ingressGate gate
+	adminGate   gate
+	invoker     *invoker.Invoker
+	ingress     *ingress.Server
+	replies     *reply.Registry
+	defaults    schema.Defaults
 
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -86,31 +99,88 @@ func (n *Node) start() (Addresses, error) {
 		return Addresses{}, err
 	}
 	n.db = db
-	n.meta = metadata.NewLocal(db)
-	if err := n.checkClusterName(); err != nil {
+	local := metadata.NewLocal(db)
+	if err := n.checkClusterName(local); err != nil {
 		return Addresses{}, err
 	}
-	numPartitions, err := n.partitionTable()
+	n.defaults = schemaDefaults(n.opts)
+	n.replies = reply.NewRegistry()
+	if clusterMode(n.opts) {
+		if err := n.newCluster(); err != nil {
+			return Addresses{}, err
+		}
+	}
+
+	// Listeners come up first: the node port carries the cluster's own traffic, and the
+	// admin health check must answer while a cluster node waits for its peers.
+	var addrs Addresses
+	if n.opts.HasRole(config.RoleHTTPIngress) {
+		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, &n.ingressGate); err != nil {
+			return addrs, err
+		}
+	}
+	if n.opts.HasRole(config.RoleAdmin) {
+		n.adminGate.health = true
+		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, &n.adminGate); err != nil {
+			return addrs, err
+		}
+	}
+	if addrs.Node, err = n.serve("node", n.opts.BindAddress, n.nodeHandler()); err != nil {
+		return addrs, err
+	}
+	n.addrs = addrs
+
+	if n.cluster == nil {
+		if err := n.bootstrapSingle(local); err != nil {
+			return addrs, err
+		}
+	} else {
+		go func() {
+			if err := n.bootstrapCluster(); err != nil {
+				n.logger.Error("joining the cluster failed", "err", err)
+				n.errCh <- err
+			}
+		}()
+	}
+	n.logger.Info("restate-server started", "node", n.opts.NodeName, "cluster", n.opts.ClusterName,
+		"ingress", addrs.Ingress, "admin", addrs.Admin, "node-port", addrs.Node, "data", dir, "clustered", n.cluster != nil)
+	return addrs, nil
+}
+
+// bootstrapSingle starts a node that is a cluster of its own: local metadata and local logs.
+func (n *Node) bootstrapSingle(local *metadata.Local) error {
+	n.meta = local
+	numPartitions, err := n.localPartitionTable()
 	if err != nil {
-		return Addresses{}, err
+		return err
 	}
+	l, err := log.OpenLocal(n.db, numPartitions)
+	if err != nil {
+		return err
+	}
+	n.localLog, n.log = l, l
+	partitions := make([]uint16, numPartitions)
+	for i := range partitions {
+		partitions[i] = uint16(i)
+	}
+	return n.startWorker(numPartitions, partitions, false)
+}
+
+// startWorker creates the schema registry, invoker, ingress and the processors of the given
+// partitions, then opens the gates of the ingress and admin APIs.
+func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership bool) error {
+	var err error
 	n.registry, err = schema.NewRegistry(n.ctx, n.meta)
 	if err != nil {
-		return Addresses{}, err
+		return err
 	}
 	go n.registry.Watch(n.ctx, func(err error) { n.logger.Warn("reloading schema", "err", err) })
-
-	n.defaults = schemaDefaults(n.opts)
-	if n.log, err = log.OpenLocal(db, numPartitions); err != nil {
-		return Addresses{}, err
-	}
 	n.invoker = invoker.New(invoker.Options{
 		Resolver:         resolver{n},
 		Logger:           n.logger,
 		ConcurrencyLimit: n.opts.Worker.Invoker.ConcurrentInvocationsLimit,
 		ClusterName:      n.opts.ClusterName,
 	})
-	n.replies = reply.NewRegistry()
 	n.ingress = ingress.New(ingress.Options{
 		Replies:          n.replies,
 		Schema:           n.registry.Snapshot,
@@ -121,12 +191,23 @@ func (n *Node) start() (Addresses, error) {
 		ConcurrencyLimit: n.opts.Ingress.ConcurrentAPIRequestsLimit,
 	})
 	effects := &effects{n: n}
-	for p := uint16(0); p < numPartitions; p++ {
-		proc := partition.New(partition.Config{
-			ID: p, Node: n.nodeID, DB: db, Log: n.log, Effects: effects, Router: router{n}, Logger: n.logger,
-			CleanupInterval: n.opts.Worker.CleanupInterval,
+	procs := make([]*partition.Processor, numPartitions)
+	for _, p := range mine {
+		procs[p] = partition.New(partition.Config{
+			ID: p, Node: n.nodeID, DB: n.db, Log: n.log, Effects: effects, Router: router{n}, Logger: n.logger,
+			CleanupInterval: n.opts.Worker.CleanupInterval, RaftLeadership: raftLeadership,
 		})
-		n.procs = append(n.procs, proc)
+	}
+	n.procMu.Lock()
+	n.procs = procs
+	n.numPartitions = numPartitions
+	latest := n.leaderState
+	n.procMu.Unlock()
+	for _, proc := range procs {
+		if proc == nil {
+			continue
+		}
+		proc := proc
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -135,35 +216,25 @@ func (n *Node) start() (Addresses, error) {
 				n.errCh <- err
 			}
 		}()
-	}
-
-	var addrs Addresses
-	if n.opts.HasRole(config.RoleHTTPIngress) {
-		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, n.ingress); err != nil {
-			return addrs, err
+		if ev, ok := latest[proc.ID()]; ok {
+			proc.OnLeaderChange(ev[0], ev[1])
 		}
 	}
-	if n.opts.HasRole(config.RoleAdmin) {
-		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, n.adminHandler(addrs.Ingress)); err != nil {
-			return addrs, err
-		}
-	}
-	if addrs.Node, err = n.serve("node", n.opts.BindAddress, n.nodeHandler()); err != nil {
-		return addrs, err
-	}
-	n.logger.Info("restate-server started", "node", n.opts.NodeName, "cluster", n.opts.ClusterName,
-		"partitions", numPartitions, "ingress", addrs.Ingress, "admin", addrs.Admin, "node-port", addrs.Node, "data", dir)
-	return addrs, nil
+	n.ingressGate.set(n.ingress)
+	n.adminGate.set(n.adminHandler(n.addrs.Ingress))
+	n.ready.Store(true)
+	n.logger.Info("node ready", "partitions", numPartitions, "replicated-here", len(mine))
+	return nil
 }
 
 // checkClusterName refuses to open a data directory that belongs to another cluster.
-func (n *Node) checkClusterName() error {
-	v, ver, err := n.meta.Get(n.ctx, "cluster-name")
+func (n *Node) checkClusterName(local *metadata.Local) error {
+	v, ver, err := local.Get(n.ctx, "cluster-name")
 	if err != nil {
 		return err
 	}
 	if ver == 0 {
-		_, err := n.meta.CompareAndSwap(n.ctx, "cluster-name", 0, []byte(n.opts.ClusterName))
+		_, err := local.CompareAndSwap(n.ctx, "cluster-name", 0, []byte(n.opts.ClusterName))
 		return err
 	}
 	if string(v) != n.opts.ClusterName {
@@ -172,8 +243,9 @@ func (n *Node) checkClusterName() error {
 	return nil
 }
 
-// partitionTable returns the number of partitions, fixed the first time the node starts.
-func (n *Node) partitionTable() (uint16, error) {
+// localPartitionTable returns the number of partitions of a single node, fixed the first time
+// it starts.
+func (n *Node) localPartitionTable() (uint16, error) {
 	v, ver, err := n.meta.Get(n.ctx, "partition-table")
 	if err != nil {
 		return 0, err
@@ -234,8 +306,11 @@ func (n *Node) Close() {
 	}
 	n.cancel()
 	n.wg.Wait()
-	if n.log != nil {
-		n.log.Close()
+	if n.cluster != nil {
+		n.cluster.Stop()
+	}
+	if n.localLog != nil {
+		n.localLog.Close()
 	}
 	if n.db != nil {
 		n.db.Close()
@@ -245,13 +320,20 @@ func (n *Node) Close() {
 // dispatcher routes ingress records to the local partition processors.
 type dispatcher struct{ n *Node }
 
-func (d dispatcher) NumPartitions() uint16 { return uint16(len(d.n.procs)) }
+func (d dispatcher) NumPartitions() uint16 {
+	d.n.procMu.Lock()
+	defer d.n.procMu.Unlock()
+	return d.n.numPartitions
+}
 
 func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) error {
-	if int(p) >= len(d.n.procs) {
-		return fmt.Errorf("partition %d does not exist", p)
+	if proc := d.n.proc(p); proc != nil {
+		return proc.Submit(ctx, r)
 	}
-	return d.n.procs[p].Submit(ctx, r)
+	if d.n.cluster != nil {
+		return d.n.forwardSubmit(ctx, p, r)
+	}
+	return fmt.Errorf("partition %d does not exist", p)
 }
 
 // effects fans the processors' leader actions out to the invoker and the ingress.
@@ -264,8 +346,15 @@ func (e *effects) Notify(inv ids.InvocationID, index uint32, en partition.Entry)
 func (e *effects) Abort(inv ids.InvocationID)      { e.n.invoker.Abort(inv) }
 func (e *effects) StepDown(p *partition.Processor) { e.n.invoker.AbortPartition(p) }
 func (e *effects) Respond(sink partition.Sink, inv ids.InvocationID, res partition.Result) {
-	if sink.Kind == partition.SinkIngress && sink.Node == e.n.nodeID {
+	if sink.Kind != partition.SinkIngress {
+		return
+	}
+	if sink.Node == e.n.nodeID {
 		e.n.replies.Deliver(sink.RequestID, res)
+		return
+	}
+	if e.n.cluster != nil {
+		go e.n.deliverRemote(sink, res)
 	}
 }
 

@@ -7,20 +7,34 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/restatego/restate/internal/nodenet"
 )
 
 // nodeHandler serves the node port (5122): /health with the node's identity and /metrics.
 func (n *Node) nodeHandler() http.Handler {
 	mux := http.NewServeMux()
+	grpcOr := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if n.cluster != nil && nodenet.IsGRPC(r) {
+				n.cluster.Server.ServeHTTP(w, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		leaders := 0
-		for _, p := range n.procs {
+		for _, p := range n.localProcs() {
 			if p.IsLeader() {
 				leaders++
 			}
 		}
+		status := "Alive"
+		if !n.ready.Load() {
+			status = "StartingUp"
+		}
 		body := map[string]any{
-			"status":                 "Alive",
+			"status":                 status,
 			"node_id":                fmt.Sprintf("N%d:1", n.nodeID),
 			"node_name":              n.opts.NodeName,
 			"cluster_name":           n.opts.ClusterName,
@@ -36,5 +50,5 @@ func (n *Node) nodeHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
-	return mux
+	return grpcOr(mux)
 }

@@ -151,7 +151,9 @@ func (o invocationOps) ModifyState(ctx context.Context, req admin.ModifyStateReq
 
 // ---- partition routing ----
 
-func (n *Node) partitionOf(pk uint64) uint16 { return ids.PartitionForKey(pk, uint16(len(n.procs))) }
+func (n *Node) partitionOf(pk uint64) uint16 {
+	return ids.PartitionForKey(pk, dispatcher{n}.NumPartitions())
+}
 
 // router delivers outbox messages between the node's partitions.
 type router struct{ n *Node }

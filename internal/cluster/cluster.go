@@ -1,0 +1,499 @@
+package cluster
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/restatego/restate/internal/metadata"
+	"github.com/restatego/restate/internal/multiraft"
+	"github.com/restatego/restate/internal/nodenet"
+	"github.com/restatego/restate/internal/replog"
+	"github.com/restatego/restate/internal/storage"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Options configure a cluster member.
+type Options struct {
+	NodeID        uint64
+	NodeName      string
+	ClusterName   string
+	Address       string // advertised node address, e.g. http://10.0.0.1:5122/
+	Roles         []string
+	AutoProvision bool
+	// MetadataAddresses are where to find the cluster when joining.
+	MetadataAddresses []string
+	NumPartitions     uint16
+	Replication       int
+	DB                *storage.DB
+	Logger            *slog.Logger
+	// LeaderObserver hears about partition leadership changes on this node.
+	LeaderObserver replog.LeaderObserver
+	// TickInterval of the raft groups (elections take about 10 ticks).
+	TickInterval time.Duration
+}
+
+// Cluster is this node's membership in the cluster.
+type Cluster struct {
+	opts   Options
+	logger *slog.Logger
+
+	Server *nodenet.Server
+	Client *nodenet.Client
+	Host   *multiraft.Host
+	Meta   *metadata.RaftStore
+	Log    *replog.Log
+
+	mu         sync.RWMutex
+	addrs      map[uint64]string
+	nodes      *NodesConfig
+	partitions *PartitionTable
+
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New prepares the network side (so the node port can serve it) without joining yet.
+func New(opts Options) *Cluster {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	c := &Cluster{opts: opts, logger: opts.Logger.With("component", "cluster"), addrs: map[uint64]string{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.addrs[opts.NodeID] = opts.Address
+	c.Server = nodenet.NewServer()
+	c.Client = nodenet.NewClient(opts.NodeID, c.resolve, opts.Logger)
+	c.Host = multiraft.NewHost(multiraft.Config{NodeID: opts.NodeID, DB: opts.DB, Transport: raftTransport{c.Client},
+		Logger: opts.Logger, TickInterval: opts.TickInterval})
+	c.Server.HandleStream(func(from uint64, payload []byte) {
+		envs, err := decodeRaftBatch(payload)
+		if err != nil {
+			c.logger.Warn("dropping an undecodable raft batch", "from", from, "err", err)
+			return
+		}
+		c.Host.Step(envs)
+	})
+	c.Server.Handle(methodJoin, c.handleJoin)
+	c.Log = replog.New(c.Host, opts.NodeID, opts.LeaderObserver)
+	return c
+}
+
+func (c *Cluster) resolve(node uint64) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	a, ok := c.addrs[node]
+	return a, ok
+}
+
+func (c *Cluster) learn(node uint64, addr string) {
+	if addr == "" {
+		return
+	}
+	c.mu.Lock()
+	c.addrs[node] = addr
+	c.mu.Unlock()
+}
+
+// Start provisions or joins the cluster and opens the partitions this node replicates. It
+// returns the partition table and the partitions replicated here.
+func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) {
+	c.Host.Start()
+	hasState, err := c.Host.HasState(metadata.Group)
+	if err != nil {
+		return nil, nil, err
+	}
+	onConf := func(cc pb.ConfChangeI) {
+		v1, ok := cc.(*pb.ConfChange)
+		if ok && v1.GetType() == pb.ConfChangeType_ConfChangeAddNode {
+			c.learn(v1.GetNodeId(), string(v1.GetContext()))
+		}
+	}
+	switch {
+	case hasState:
+		c.Meta, err = metadata.OpenRaftStore(c.Host, c.opts.NodeID, nil, onConf)
+	case c.opts.AutoProvision:
+		// A provisioning node that lost its disk must not found a second cluster: if its peers
+		// already form one, it joins them instead.
+		jctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		joinErr := c.join(jctx)
+		cancel()
+		if isRefusal(joinErr) {
+			return nil, nil, joinErr
+		}
+		if joinErr == nil {
+			c.logger.Info("found an existing cluster; joining it instead of provisioning a new one")
+			c.Meta, err = metadata.OpenRaftStore(c.Host, c.opts.NodeID, nil, onConf)
+		} else {
+			c.Meta, err = metadata.OpenRaftStore(c.Host, c.opts.NodeID, []uint64{c.opts.NodeID}, onConf)
+		}
+	default:
+		if err := c.join(ctx); err != nil {
+			return nil, nil, err
+		}
+		c.Meta, err = metadata.OpenRaftStore(c.Host, c.opts.NodeID, nil, onConf)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.waitMetadata(ctx); err != nil {
+		return nil, nil, err
+	}
+	if err := c.register(ctx); err != nil {
+		return nil, nil, err
+	}
+	go c.watchNodes()
+	table, err := c.partitionTable(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mine []uint16
+	for p, reps := range table.Replicas {
+		for _, r := range reps {
+			if r == c.opts.NodeID {
+				if err := c.Log.Open(uint16(p), reps); err != nil {
+					return nil, nil, err
+				}
+				mine = append(mine, uint16(p))
+			}
+		}
+	}
+	c.mu.Lock()
+	c.partitions = table
+	c.mu.Unlock()
+	go c.balanceLeaders()
+	return table, mine, nil
+}
+
+// waitMetadata waits until this member has applied everything committed so far.
+func (c *Cluster) waitMetadata(ctx context.Context) error {
+	for {
+		sctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := c.Meta.Sync(sctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		c.logger.Info("waiting for the metadata quorum", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: metadata store not reachable: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// register adds (or updates) this node in the nodes configuration, creating it when this node
+// provisions the cluster, and refuses a cluster of another name.
+func (c *Cluster) register(ctx context.Context) error {
+	for {
+		raw, ver, err := c.Meta.Get(ctx, KeyNodes)
+		if err != nil {
+			return err
+		}
+		cfg, err := decodeNodes(raw)
+		if err != nil {
+			return err
+		}
+		if cfg == nil {
+			if !c.opts.AutoProvision {
+				return errors.New("cluster: the cluster is not provisioned: no nodes configuration in the metadata store")
+			}
+			cfg = newNodesConfig(c.opts.ClusterName)
+		}
+		if cfg.ClusterName != c.opts.ClusterName {
+			return fmt.Errorf("cluster: this node is configured for cluster %q but the metadata store belongs to cluster %q", c.opts.ClusterName, cfg.ClusterName)
+		}
+		self := NodeInfo{ID: c.opts.NodeID, Name: c.opts.NodeName, Address: c.opts.Address, Roles: c.opts.Roles}
+		if other, ok := cfg.Nodes[self.ID]; ok && other.Name != self.Name {
+			return fmt.Errorf("cluster: node id %d already belongs to node %q; this node is %q", self.ID, other.Name, self.Name)
+		}
+		if cur, ok := cfg.Nodes[self.ID]; ok && cur.Address == self.Address && cur.Name == self.Name {
+			c.setNodes(cfg)
+			return nil
+		}
+		cfg.Nodes[self.ID] = self
+		b, _ := json.Marshal(cfg)
+		if _, err := c.Meta.CompareAndSwap(ctx, KeyNodes, ver, b); errors.Is(err, metadata.ErrVersionMismatch) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		c.setNodes(cfg)
+		return nil
+	}
+}
+
+func (c *Cluster) setNodes(cfg *NodesConfig) {
+	c.mu.Lock()
+	c.nodes = cfg
+	for id, n := range cfg.Nodes {
+		if id != c.opts.NodeID {
+			c.addrs[id] = n.Address
+		}
+	}
+	c.mu.Unlock()
+}
+
+func (c *Cluster) watchNodes() {
+	for range c.Meta.Watch(c.ctx, KeyNodes) {
+		raw, _, err := c.Meta.Get(c.ctx, KeyNodes)
+		if err != nil {
+			continue
+		}
+		if cfg, err := decodeNodes(raw); err == nil && cfg != nil {
+			c.setNodes(cfg)
+		}
+	}
+}
+
+// partitionTable reads the partition table, creating it once enough nodes joined: 2r-1 of
+// them, or r after a grace period, so that every partition starts with enough replicas.
+func (c *Cluster) partitionTable(ctx context.Context) (*PartitionTable, error) {
+	start := time.Now()
+	for {
+		raw, ver, err := c.Meta.Get(ctx, KeyPartitions)
+		if err != nil {
+			return nil, err
+		}
+		if t, err := decodePartitions(raw); err != nil || t != nil {
+			return t, err
+		}
+		raw, _, err = c.Meta.Get(ctx, KeyNodes)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := decodeNodes(raw)
+		if err != nil {
+			return nil, err
+		}
+		r := c.opts.Replication
+		if r < 1 {
+			r = 1
+		}
+		n := 0
+		var ids []uint64
+		if cfg != nil {
+			ids = cfg.SortedIDs()
+			n = len(ids)
+		}
+		if n >= 2*r-1 || (n >= r && time.Since(start) > 10*time.Second) {
+			t := &PartitionTable{FormatVersion: formatVersion, NumPartitions: c.opts.NumPartitions, Replication: r,
+				Replicas: placePartitions(c.opts.NumPartitions, r, ids)}
+			b, _ := json.Marshal(t)
+			if _, err := c.Meta.CompareAndSwap(ctx, KeyPartitions, ver, b); err != nil && !errors.Is(err, metadata.ErrVersionMismatch) {
+				return nil, err
+			}
+			continue
+		}
+		c.logger.Info("waiting for nodes to join before creating the partitions", "nodes", n, "needed", 2*r-1)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		if err := c.Meta.Sync(ctx); err != nil {
+			c.logger.Info("metadata sync", "err", err)
+		}
+	}
+}
+
+// Partitions is the partition table (nil before Start finished).
+func (c *Cluster) Partitions() *PartitionTable {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.partitions
+}
+
+// Nodes is the nodes configuration as last seen.
+func (c *Cluster) Nodes() *NodesConfig {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nodes
+}
+
+// Stop leaves: the raft loop and the network stop.
+func (c *Cluster) Stop() {
+	c.cancel()
+	c.Log.Close()
+	c.Host.Stop()
+	c.Client.Close()
+	c.Server.Stop()
+}
+
+// balanceLeaders hands leadership of each partition this node leads to the partition's
+// preferred leader (its first replica) when that one is up, so leaders stay spread.
+func (c *Cluster) balanceLeaders() {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		table := c.Partitions()
+		if table == nil {
+			continue
+		}
+		for p, reps := range table.Replicas {
+			g := c.Log.Group(uint16(p))
+			if g == nil || len(reps) == 0 || reps[0] == c.opts.NodeID {
+				continue
+			}
+			st := g.Status()
+			if st.Lead != c.opts.NodeID {
+				continue
+			}
+			if pr, ok := st.Progress[reps[0]]; ok && pr.RecentActive && pr.Match+10 >= st.HardState.GetCommit() {
+				g.TransferLeadership(reps[0])
+			}
+		}
+	}
+}
+
+// ---- joining ----
+
+const methodJoin = "cluster.join"
+
+type joinRequest struct {
+	ClusterName string   `json:"cluster_name"`
+	Node        NodeInfo `json:"node"`
+}
+
+type joinResponse struct {
+	Nodes map[uint64]string `json:"nodes"`
+}
+
+// join asks the cluster (any metadata address) to add this node to the metadata quorum.
+func (c *Cluster) join(ctx context.Context) error {
+	req, _ := json.Marshal(joinRequest{ClusterName: c.opts.ClusterName,
+		Node: NodeInfo{ID: c.opts.NodeID, Name: c.opts.NodeName, Address: c.opts.Address, Roles: c.opts.Roles}})
+	for attempt := 0; ; attempt++ {
+		for _, addr := range c.opts.MetadataAddresses {
+			if addr == c.opts.Address {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			out, err := c.Client.CallAddr(cctx, addr, methodJoin, req)
+			cancel()
+			if err != nil {
+				if attempt%10 == 0 {
+					c.logger.Info("joining the cluster", "via", addr, "err", err)
+				}
+				if isRefusal(err) {
+					return err
+				}
+				continue
+			}
+			var resp joinResponse
+			if err := json.Unmarshal(out, &resp); err != nil {
+				return fmt.Errorf("cluster: bad join answer from %s: %w", addr, err)
+			}
+			for id, a := range resp.Nodes {
+				c.learn(id, a)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: could not join via %v: %w", c.opts.MetadataAddresses, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+type refusalError struct{ msg string }
+
+func (e refusalError) Error() string { return e.msg }
+
+// isRefusal tells a definitive "no" (wrong cluster) from a transient failure worth retrying.
+func isRefusal(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "belongs to cluster") || strings.Contains(err.Error(), "already belongs to node"))
+}
+
+// handleJoin adds a node to the metadata quorum; followers forward to the metadata leader.
+func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]byte, error) {
+	if c.Meta == nil {
+		return nil, errors.New("cluster: this node is not part of a cluster yet")
+	}
+	var req joinRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, fmt.Errorf("cluster: bad join request: %w", err)
+	}
+	if req.ClusterName != c.opts.ClusterName {
+		return nil, refusalError{fmt.Sprintf("node %q is configured for cluster %q but this node belongs to cluster %q", req.Node.Name, req.ClusterName, c.opts.ClusterName)}
+	}
+	leader, _ := c.Meta.Leader()
+	if leader != c.opts.NodeID {
+		if leader == 0 {
+			return nil, errors.New("cluster: no metadata leader yet")
+		}
+		return c.Client.Call(ctx, leader, methodJoin, body)
+	}
+	c.learn(req.Node.ID, req.Node.Address)
+	if err := c.Meta.AddMember(ctx, req.Node.ID, req.Node.Address); err != nil {
+		return nil, err
+	}
+	out := joinResponse{Nodes: map[uint64]string{}}
+	c.mu.RLock()
+	for id, a := range c.addrs {
+		out.Nodes[id] = a
+	}
+	c.mu.RUnlock()
+	return json.Marshal(out)
+}
+
+// ---- raft transport ----
+
+type raftTransport struct{ c *nodenet.Client }
+
+func (t raftTransport) Send(to uint64, envs []multiraft.Envelope) {
+	t.c.Stream(to, encodeRaftBatch(envs))
+}
+
+func encodeRaftBatch(envs []multiraft.Envelope) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(envs)))
+	for _, e := range envs {
+		m, err := proto.Marshal(e.Msg)
+		if err != nil {
+			continue
+		}
+		b = binary.BigEndian.AppendUint32(b, uint32(e.Group))
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		b = append(b, m...)
+	}
+	return b
+}
+
+func decodeRaftBatch(b []byte) ([]multiraft.Envelope, error) {
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, errors.New("bad batch header")
+	}
+	b = b[k:]
+	out := make([]multiraft.Envelope, 0, n)
+	for i := uint64(0); i < n; i++ {
+		if len(b) < 4 {
+			return nil, errors.New("truncated batch")
+		}
+		g := multiraft.GroupID(binary.BigEndian.Uint32(b))
+		l, k := binary.Uvarint(b[4:])
+		if k <= 0 || uint64(len(b)-4-k) < l {
+			return nil, errors.New("truncated message")
+		}
+		m := &pb.Message{}
+		if err := proto.Unmarshal(b[4+k:4+k+int(l)], m); err != nil {
+			return nil, err
+		}
+		out = append(out, multiraft.Envelope{Group: g, Msg: m})
+		b = b[4+k+int(l):]
+	}
+	return out, nil
+}

@@ -1,0 +1,317 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/restatego/restate/internal/admin"
+	"github.com/restatego/restate/internal/cluster"
+	"github.com/restatego/restate/internal/config"
+	"github.com/restatego/restate/internal/partition"
+)
+
+// clusterMode tells whether the configuration describes a multi-node cluster: more than one
+// metadata address, a node that must join rather than provision, or replication above one.
+func clusterMode(o *config.Options) bool {
+	return len(o.MetadataClient.Addresses) > 1 || !o.AutoProvision || o.DefaultReplication > 1
+}
+
+func (n *Node) newCluster() error {
+	if n.opts.ForceNodeID == 0 {
+		return errors.New("a node of a multi-node cluster needs a node id: set force-node-id (RESTATE_FORCE_NODE_ID)")
+	}
+	addr := n.opts.AdvertisedAddress
+	if u, err := url.Parse(addr); err != nil || u.Host == "" {
+		return fmt.Errorf("advertised-address %q is not a URL such as http://host:5122/", addr)
+	}
+	n.leaderState = map[uint16][2]uint64{}
+	n.cluster = cluster.New(cluster.Options{
+		NodeID:            uint64(n.nodeID),
+		NodeName:          n.opts.NodeName,
+		ClusterName:       n.opts.ClusterName,
+		Address:           addr,
+		Roles:             n.opts.Roles,
+		AutoProvision:     n.opts.AutoProvision,
+		MetadataAddresses: n.opts.MetadataClient.Addresses,
+		NumPartitions:     n.opts.DefaultNumPartitions,
+		Replication:       n.opts.DefaultReplication,
+		DB:                n.db,
+		Logger:            n.logger,
+		LeaderObserver:    n.onPartitionLeader,
+	})
+	n.cluster.Server.Handle(methodSubmit, n.handleSubmit)
+	n.cluster.Server.Handle(methodDeliver, n.handleDeliver)
+	return nil
+}
+
+// bootstrapCluster provisions or joins the cluster, then starts the worker on the partitions
+// this node replicates.
+func (n *Node) bootstrapCluster() error {
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Minute)
+	defer cancel()
+	table, mine, err := n.cluster.Start(ctx)
+	if err != nil {
+		return err
+	}
+	n.meta = n.cluster.Meta
+	n.log = n.cluster.Log
+	return n.startWorker(table.NumPartitions, mine, true)
+}
+
+// onPartitionLeader forwards raft leadership changes to the partition's processor, and keeps
+// the latest one for processors not created yet.
+func (n *Node) onPartitionLeader(p uint16, leader, term uint64) {
+	n.procMu.Lock()
+	if n.leaderState != nil {
+		n.leaderState[p] = [2]uint64{leader, term}
+	}
+	var proc *partition.Processor
+	if int(p) < len(n.procs) {
+		proc = n.procs[p]
+	}
+	n.procMu.Unlock()
+	if proc != nil {
+		proc.OnLeaderChange(leader, term)
+	}
+}
+
+func (n *Node) proc(p uint16) *partition.Processor {
+	n.procMu.Lock()
+	defer n.procMu.Unlock()
+	if int(p) < len(n.procs) {
+		return n.procs[p]
+	}
+	return nil
+}
+
+// ---- forwarding between nodes ----
+
+const (
+	methodSubmit  = "partition.submit"
+	methodDeliver = "reply.deliver"
+)
+
+// forwardSubmit sends a record to a node that replicates its partition.
+func (n *Node) forwardSubmit(ctx context.Context, p uint16, r *partition.Record) error {
+	table := n.cluster.Partitions()
+	if table == nil || int(p) >= len(table.Replicas) {
+		return fmt.Errorf("partition %d is not known yet", p)
+	}
+	body := binary.BigEndian.AppendUint16(nil, p)
+	body = append(body, r.Encode()...)
+	var lastErr error
+	for _, replica := range table.Replicas[p] {
+		if _, err := n.cluster.Client.Call(ctx, replica, methodSubmit, body); err != nil {
+			lastErr = err
+			continue
+		}
+		return nil
+	}
+	return fmt.Errorf("no replica of partition %d accepted the record: %w", p, lastErr)
+}
+
+func (n *Node) handleSubmit(ctx context.Context, from uint64, body []byte) ([]byte, error) {
+	if len(body) < 2 {
+		return nil, errors.New("truncated submission")
+	}
+	p := binary.BigEndian.Uint16(body)
+	proc := n.proc(p)
+	if proc == nil {
+		return nil, fmt.Errorf("partition %d is not replicated on node %d", p, n.nodeID)
+	}
+	r, err := partition.DecodeRecord(body[2:])
+	if err != nil {
+		return nil, err
+	}
+	return nil, proc.Submit(ctx, r)
+}
+
+// deliverRemote sends an answer to the node where the request waits.
+func (n *Node) deliverRemote(sink partition.Sink, res partition.Result) {
+	body := binary.BigEndian.AppendUint64(nil, sink.RequestID)
+	body = append(body, partition.EncodeResult(res)...)
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := n.cluster.Client.Call(ctx, uint64(sink.Node), methodDeliver, body); err != nil {
+		n.logger.Debug("delivering an answer to another node failed", "node", sink.Node, "err", err)
+	}
+}
+
+func (n *Node) handleDeliver(ctx context.Context, from uint64, body []byte) ([]byte, error) {
+	if len(body) < 8 {
+		return nil, errors.New("truncated answer")
+	}
+	res, err := partition.DecodeResult(body[8:])
+	if err != nil {
+		return nil, err
+	}
+	n.replies.Deliver(binary.BigEndian.Uint64(body), res)
+	return nil, nil
+}
+
+// ---- readiness gate ----
+
+// gate serves a handler installed once the node is ready, and 503 before.
+type gate struct {
+	h      atomic.Pointer[http.Handler]
+	health bool // answer GET /health with 200 even before (the admin API's liveness)
+}
+
+func (g *gate) set(h http.Handler) { g.h.Store(&h) }
+
+func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := g.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	if g.health && r.URL.Path == "/health" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("content-type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte(`{"message":"the node is starting: it is waiting for the cluster (metadata quorum and partitions)"}`))
+}
+
+// ---- status ----
+
+type clusterInfo struct{ n *Node }
+
+func (c clusterInfo) ClusterHealth(ctx context.Context) (admin.ClusterHealth, error) {
+	h := admin.ClusterHealth{ClusterName: c.n.opts.ClusterName}
+	if c.n.cluster == nil {
+		h.MetadataMembers = []uint32{c.n.nodeID}
+		return h, nil
+	}
+	if c.n.cluster.Meta == nil {
+		return h, admin.ErrNotProvisioned
+	}
+	for _, m := range c.n.cluster.Meta.Members() {
+		h.MetadataMembers = append(h.MetadataMembers, uint32(m))
+	}
+	return h, nil
+}
+
+// localProcs lists the processors on this node when it holds every partition (the SQL tables
+// need them all); otherwise only the local ones.
+func (n *Node) localProcs() []*partition.Processor {
+	n.procMu.Lock()
+	defer n.procMu.Unlock()
+	out := make([]*partition.Processor, 0, len(n.procs))
+	for _, p := range n.procs {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ClusterStatus describes the cluster for GET /cluster (an extension the seed promises).
+func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
+	n := c.n
+	type nodeStatus struct {
+		ID       uint64   `json:"id"`
+		Name     string   `json:"name"`
+		Address  string   `json:"address"`
+		Roles    []string `json:"roles"`
+		Alive    bool     `json:"alive"`
+		Leads    []uint16 `json:"leader_of"`
+		Follows  []uint16 `json:"follower_of"`
+		IsSelf   bool     `json:"this_node"`
+		LastSeen string   `json:"last_seen,omitempty"`
+	}
+	type partStatus struct {
+		ID       uint16   `json:"id"`
+		Leader   uint64   `json:"leader"`
+		Epoch    uint64   `json:"epoch"`
+		Replicas []uint64 `json:"replicas"`
+		Applied  uint64   `json:"applied"`
+		Durable  uint64   `json:"durable"`
+	}
+	type metaStatus struct {
+		Members []uint64 `json:"members"`
+		Leader  uint64   `json:"leader"`
+		Term    uint64   `json:"term"`
+	}
+	out := struct {
+		ClusterName string       `json:"cluster_name"`
+		ThisNode    uint64       `json:"this_node"`
+		Nodes       []nodeStatus `json:"nodes"`
+		Partitions  []partStatus `json:"partitions"`
+		Metadata    metaStatus   `json:"metadata"`
+	}{ClusterName: n.opts.ClusterName, ThisNode: uint64(n.nodeID)}
+
+	if n.cluster == nil {
+		ns := nodeStatus{ID: uint64(n.nodeID), Name: n.opts.NodeName, Address: n.opts.AdvertisedAddress, Roles: n.opts.Roles, Alive: true, IsSelf: true}
+		for _, p := range n.localProcs() {
+			if p.IsLeader() {
+				ns.Leads = append(ns.Leads, p.ID())
+			}
+			out.Partitions = append(out.Partitions, partStatus{ID: p.ID(), Leader: uint64(n.nodeID), Replicas: []uint64{uint64(n.nodeID)},
+				Applied: p.AppliedLSN(), Durable: n.log.Tail(p.ID())})
+		}
+		out.Nodes = []nodeStatus{ns}
+		out.Metadata = metaStatus{Members: []uint64{uint64(n.nodeID)}, Leader: uint64(n.nodeID), Term: 1}
+		return out, nil
+	}
+	cl := n.cluster
+	if cl.Meta == nil {
+		return nil, admin.ErrNotProvisioned
+	}
+	_, _, term, leader := cl.Meta.Status()
+	out.Metadata = metaStatus{Members: cl.Meta.Members(), Leader: leader, Term: term}
+	alive := map[uint64]bool{uint64(n.nodeID): true}
+	byNode := map[uint64]*nodeStatus{}
+	if cfg := cl.Nodes(); cfg != nil {
+		for _, id := range cfg.SortedIDs() {
+			ni := cfg.Nodes[id]
+			out.Nodes = append(out.Nodes, nodeStatus{ID: id, Name: ni.Name, Address: ni.Address, Roles: ni.Roles, IsSelf: id == uint64(n.nodeID)})
+		}
+	}
+	for i := range out.Nodes {
+		byNode[out.Nodes[i].ID] = &out.Nodes[i]
+	}
+	if table := cl.Partitions(); table != nil {
+		for p, reps := range table.Replicas {
+			ps := partStatus{ID: uint16(p), Replicas: reps}
+			if g := cl.Log.Group(uint16(p)); g != nil {
+				st := g.Status()
+				ps.Leader, ps.Epoch = st.Lead, st.HardState.GetTerm()
+				ps.Durable = st.HardState.GetCommit()
+				for id, pr := range st.Progress {
+					if pr.RecentActive {
+						alive[id] = true
+					}
+				}
+			} else {
+				ps.Leader, ps.Epoch = cl.Log.Leader(uint16(p))
+			}
+			if proc := n.proc(uint16(p)); proc != nil {
+				ps.Applied = proc.AppliedLSN()
+			}
+			if ps.Leader != 0 {
+				alive[ps.Leader] = true
+			}
+			for _, r := range reps {
+				if ns := byNode[r]; ns != nil {
+					if r == ps.Leader {
+						ns.Leads = append(ns.Leads, uint16(p))
+					} else {
+						ns.Follows = append(ns.Follows, uint16(p))
+					}
+				}
+			}
+			out.Partitions = append(out.Partitions, ps)
+		}
+	}
+	for i := range out.Nodes {
+		out.Nodes[i].Alive = alive[out.Nodes[i].ID]
+	}
+	return out, nil
+}
