@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,6 +51,9 @@ func (n *Node) newCluster() error {
 	})
 	n.cluster.Server.Handle(methodSubmit, n.handleSubmit)
 	n.cluster.Server.Handle(methodDeliver, n.handleDeliver)
+	if path := os.Getenv(partitionFileEnv); path != "" {
+		go n.watchPartitionFile(path)
+	}
 	return nil
 }
 
@@ -314,4 +321,54 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 		out.Nodes[i].Alive = alive[out.Nodes[i].ID]
 	}
 	return out, nil
+}
+
+// partitionFileEnv names a test hook: a file listing node ids (one per line, '#' comments) this
+// node drops all node-to-node traffic to and from. Tests use it to cut nodes off.
+const partitionFileEnv = "RESTATE_TEST_PARTITION_FILE"
+
+// watchPartitionFile applies the fault-injection file while the node runs.
+func (n *Node) watchPartitionFile(path string) {
+	var blocked atomic.Pointer[map[uint64]bool]
+	empty := map[uint64]bool{}
+	blocked.Store(&empty)
+	isBlocked := func(peer uint64) bool { return (*blocked.Load())[peer] }
+	n.cluster.Server.SetBlocked(isBlocked)
+	n.cluster.Client.SetBlocked(isBlocked)
+	var last string
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-t.C:
+		}
+		b, _ := os.ReadFile(path)
+		if string(b) == last {
+			continue
+		}
+		last = string(b)
+		set := map[uint64]bool{}
+		for _, line := range strings.Split(last, "\n") {
+			line = strings.TrimSpace(line)
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			if id, err := strconv.ParseUint(line, 10, 64); err == nil {
+				set[id] = true
+			}
+		}
+		blocked.Store(&set)
+		n.logger.Warn("fault injection: traffic to and from these nodes is dropped", "nodes", line(set))
+	}
+}
+
+func line(set map[uint64]bool) string {
+	var ids []string
+	for id := range set {
+		ids = append(ids, strconv.FormatUint(id, 10))
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
 }
