@@ -186,11 +186,26 @@ func (pl *partLog) Apply(entries []multiraft.Committed) {
 	}
 }
 
+// ErrLeaderChanged is returned for appends in flight when the partition's leader changed:
+// they may or may not commit. Callers retry records that are safe to repeat.
+var ErrLeaderChanged = errors.New("replog: the partition's leader changed while the record was in flight")
+
 // LeaderChanged receives raft leadership changes.
 func (pl *partLog) LeaderChanged(leader, term uint64) {
 	pl.mu.Lock()
+	changed := leader != pl.leader
 	pl.leader, pl.term = leader, term
+	var orphaned []func(uint64, error)
+	if changed {
+		for seq, pd := range pl.pending {
+			orphaned = append(orphaned, pd.done)
+			delete(pl.pending, seq)
+		}
+	}
 	pl.mu.Unlock()
+	for _, done := range orphaned {
+		done(0, ErrLeaderChanged)
+	}
 	if pl.l.observer != nil {
 		pl.l.observer(pl.p, leader, term)
 	}

@@ -327,14 +327,40 @@ func (d dispatcher) NumPartitions() uint16 {
 }
 
 func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) error {
-	if proc := d.n.proc(p); proc != nil {
-		return proc.Submit(ctx, r)
+	if d.n.cluster == nil {
+		if proc := d.n.proc(p); proc != nil {
+			return proc.Submit(ctx, r)
+		}
+		return fmt.Errorf("partition %d does not exist", p)
 	}
-	if d.n.cluster != nil {
-		return d.n.forwardSubmit(ctx, p, r)
+	// In a cluster a submission can fail while a partition changes leaders. Every record the
+	// ingress and admin submit is safe to repeat (invocation ids are fixed before the first
+	// try), so retry until the partition answers or the caller gives up.
+	deadline := time.Now().Add(submitRetryWindow)
+	backoff := 20 * time.Millisecond
+	for {
+		var err error
+		if proc := d.n.proc(p); proc != nil {
+			err = proc.Submit(ctx, r)
+		} else {
+			err = d.n.forwardSubmit(ctx, p, r)
+		}
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		if backoff < 500*time.Millisecond {
+			backoff *= 2
+		}
 	}
-	return fmt.Errorf("partition %d does not exist", p)
 }
+
+// submitRetryWindow bounds how long a request waits for a partition to get a leader.
+const submitRetryWindow = 15 * time.Second
 
 // effects fans the processors' leader actions out to the invoker and the ingress.
 type effects struct{ n *Node }
