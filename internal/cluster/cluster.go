@@ -38,6 +38,8 @@ type Options struct {
 	LeaderObserver replog.LeaderObserver
 	// TickInterval of the raft groups (elections take about 10 ticks).
 	TickInterval time.Duration
+	// OnNewPartitions hears about partitions this node became a replica of after Start.
+	OnNewPartitions func(partitions []uint16)
 }
 
 // Cluster is this node's membership in the cluster.
@@ -154,20 +156,21 @@ func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) 
 		return nil, nil, err
 	}
 	var mine []uint16
-	for p, reps := range table.Replicas {
-		for _, r := range reps {
-			if r == c.opts.NodeID {
-				if err := c.Log.Open(uint16(p), reps); err != nil {
-					return nil, nil, err
-				}
-				mine = append(mine, uint16(p))
+	for p := range table.Replicas {
+		if table.HasReplica(uint16(p), c.opts.NodeID) {
+			if err := c.Log.Open(uint16(p), table.BootstrapPeers(uint16(p), c.opts.NodeID)); err != nil {
+				return nil, nil, err
 			}
+			mine = append(mine, uint16(p))
 		}
 	}
 	c.mu.Lock()
 	c.partitions = table
 	c.mu.Unlock()
 	go c.balanceLeaders()
+	go c.watchPartitions()
+	go c.placeReplicas()
+	go c.reconfigure()
 	return table, mine, nil
 }
 
@@ -284,8 +287,9 @@ func (c *Cluster) partitionTable(ctx context.Context) (*PartitionTable, error) {
 			n = len(ids)
 		}
 		if n >= 2*r-1 || (n >= r && time.Since(start) > 10*time.Second) {
+			reps := placePartitions(c.opts.NumPartitions, r, ids)
 			t := &PartitionTable{FormatVersion: formatVersion, NumPartitions: c.opts.NumPartitions, Replication: r,
-				Replicas: placePartitions(c.opts.NumPartitions, r, ids)}
+				Replicas: reps, Bootstrap: reps}
 			b, _ := json.Marshal(t)
 			if _, err := c.Meta.CompareAndSwap(ctx, KeyPartitions, ver, b); err != nil && !errors.Is(err, metadata.ErrVersionMismatch) {
 				return nil, err

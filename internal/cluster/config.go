@@ -76,6 +76,31 @@ type PartitionTable struct {
 	NumPartitions uint16     `json:"num_partitions"`
 	Replication   int        `json:"replication"`
 	Replicas      [][]uint64 `json:"replicas"`
+	// Bootstrap[p] are the voters partition p's raft group was created with; only they may
+	// create the group, a replica added later waits to be contacted by the leader.
+	Bootstrap [][]uint64 `json:"bootstrap"`
+}
+
+// BootstrapPeers are the peers node passes when opening partition p's group.
+func (t *PartitionTable) BootstrapPeers(p uint16, node uint64) []uint64 {
+	if int(p) < len(t.Bootstrap) {
+		for _, b := range t.Bootstrap[p] {
+			if b == node {
+				return t.Bootstrap[p]
+			}
+		}
+	}
+	return nil
+}
+
+// HasReplica tells whether node replicates partition p.
+func (t *PartitionTable) HasReplica(p uint16, node uint64) bool {
+	for _, r := range t.Replicas[p] {
+		if r == node {
+			return true
+		}
+	}
+	return false
 }
 
 func decodePartitions(b []byte) (*PartitionTable, error) {

@@ -48,6 +48,7 @@ func (n *Node) newCluster() error {
 		DB:                n.db,
 		Logger:            n.logger,
 		LeaderObserver:    n.onPartitionLeader,
+		OnNewPartitions:   n.addPartitions,
 	})
 	n.cluster.Server.Handle(methodSubmit, n.handleSubmit)
 	n.cluster.Server.Handle(methodDeliver, n.handleDeliver)
@@ -85,6 +86,28 @@ func (n *Node) onPartitionLeader(p uint16, leader, term uint64) {
 	n.procMu.Unlock()
 	if proc != nil {
 		proc.OnLeaderChange(leader, term)
+	}
+}
+
+// addPartitions starts processors for partitions this node became a replica of.
+func (n *Node) addPartitions(ps []uint16) {
+	n.procMu.Lock()
+	if n.procs == nil {
+		// The worker has not started: it will pick these up.
+		n.pendingPartitions = append(n.pendingPartitions, ps...)
+		n.procMu.Unlock()
+		return
+	}
+	var started []*partition.Processor
+	for _, p := range ps {
+		if int(p) < len(n.procs) && n.procs[p] == nil {
+			n.procs[p] = n.newProcessor(p, true)
+			started = append(started, n.procs[p])
+		}
+	}
+	n.procMu.Unlock()
+	for _, proc := range started {
+		n.runProcessor(proc)
 	}
 }
 

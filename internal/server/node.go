@@ -50,6 +50,8 @@ type Node struct {
 	procs         []*partition.Processor // by partition; nil where not replicated here
 	numPartitions uint16
 	leaderState   map[uint16][2]uint64 // latest raft leader and term per partition
+	// pendingPartitions became ours before the worker started.
+	pendingPartitions []uint16
 
 	ready       atomic.Bool
 	addrs       Addresses
@@ -166,6 +168,31 @@ func (n *Node) bootstrapSingle(local *metadata.Local) error {
 	return n.startWorker(numPartitions, partitions, false)
 }
 
+func (n *Node) newProcessor(p uint16, raftLeadership bool) *partition.Processor {
+	return partition.New(partition.Config{
+		ID: p, Node: n.nodeID, DB: n.db, Log: n.log, Effects: &effects{n: n}, Router: router{n}, Logger: n.logger,
+		CleanupInterval: n.opts.Worker.CleanupInterval, RaftLeadership: raftLeadership,
+	})
+}
+
+// runProcessor runs a processor and hands it the latest leadership its log reported.
+func (n *Node) runProcessor(proc *partition.Processor) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := proc.Run(n.ctx); err != nil {
+			n.logger.Error("partition processor stopped", "partition", proc.ID(), "err", err)
+			n.errCh <- err
+		}
+	}()
+	n.procMu.Lock()
+	ev, ok := n.leaderState[proc.ID()]
+	n.procMu.Unlock()
+	if ok {
+		proc.OnLeaderChange(ev[0], ev[1])
+	}
+}
+
 // startWorker creates the schema registry, invoker, ingress and the processors of the given
 // partitions, then opens the gates of the ingress and admin APIs.
 func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership bool) error {
@@ -190,34 +217,20 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 		Logger:           n.logger,
 		ConcurrencyLimit: n.opts.Ingress.ConcurrentAPIRequestsLimit,
 	})
-	effects := &effects{n: n}
 	procs := make([]*partition.Processor, numPartitions)
-	for _, p := range mine {
-		procs[p] = partition.New(partition.Config{
-			ID: p, Node: n.nodeID, DB: n.db, Log: n.log, Effects: effects, Router: router{n}, Logger: n.logger,
-			CleanupInterval: n.opts.Worker.CleanupInterval, RaftLeadership: raftLeadership,
-		})
-	}
 	n.procMu.Lock()
+	for _, p := range append(mine, n.pendingPartitions...) {
+		if int(p) < len(procs) && procs[p] == nil {
+			procs[p] = n.newProcessor(p, raftLeadership)
+		}
+	}
+	n.pendingPartitions = nil
 	n.procs = procs
 	n.numPartitions = numPartitions
-	latest := n.leaderState
 	n.procMu.Unlock()
 	for _, proc := range procs {
-		if proc == nil {
-			continue
-		}
-		proc := proc
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			if err := proc.Run(n.ctx); err != nil {
-				n.logger.Error("partition processor stopped", "partition", proc.ID(), "err", err)
-				n.errCh <- err
-			}
-		}()
-		if ev, ok := latest[proc.ID()]; ok {
-			proc.OnLeaderChange(ev[0], ev[1])
+		if proc != nil {
+			n.runProcessor(proc)
 		}
 	}
 	n.ingressGate.set(n.ingress)

@@ -1,0 +1,167 @@
+package cluster
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// Growing the cluster: when nodes join after the partitions were created, the metadata leader
+// spreads replicas over all nodes again (placeReplicas); each partition's raft leader then
+// adds the new replicas to its group and, once they caught up, removes the replaced ones
+// (reconfigure). A node that becomes a replica opens the group and waits for the leader
+// (watchPartitions). Nodes that stop are not replaced: they are expected back.
+
+// placeReplicas runs on every node and acts only on the metadata leader.
+func (c *Cluster) placeReplicas() {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if leader, _ := c.Meta.Leader(); leader != c.opts.NodeID {
+			continue
+		}
+		raw, ver, err := c.Meta.Get(c.ctx, KeyPartitions)
+		if err != nil {
+			continue
+		}
+		table, err := decodePartitions(raw)
+		if err != nil || table == nil {
+			continue
+		}
+		nodes := c.Nodes()
+		if nodes == nil {
+			continue
+		}
+		ids := nodes.SortedIDs()
+		if !grew(table, ids) {
+			continue
+		}
+		next := *table
+		next.Replicas = placePartitions(table.NumPartitions, table.Replication, ids)
+		b, _ := json.Marshal(&next)
+		if _, err := c.Meta.CompareAndSwap(c.ctx, KeyPartitions, ver, b); err == nil {
+			c.logger.Info("spreading partitions over the nodes", "nodes", ids)
+		}
+	}
+}
+
+// grew reports whether some node holds no replica while the table could give it some.
+func grew(t *PartitionTable, nodes []uint64) bool {
+	used := map[uint64]bool{}
+	for _, reps := range t.Replicas {
+		for _, r := range reps {
+			used[r] = true
+		}
+	}
+	for _, n := range nodes {
+		if !used[n] {
+			return GroupSize(t.Replication, len(nodes)) > 0
+		}
+	}
+	return false
+}
+
+// watchPartitions opens the groups of partitions this node was made a replica of.
+func (c *Cluster) watchPartitions() {
+	for range c.Meta.Watch(c.ctx, KeyPartitions) {
+		raw, _, err := c.Meta.Get(c.ctx, KeyPartitions)
+		if err != nil {
+			continue
+		}
+		table, err := decodePartitions(raw)
+		if err != nil || table == nil {
+			continue
+		}
+		var added []uint16
+		for p := range table.Replicas {
+			pp := uint16(p)
+			if table.HasReplica(pp, c.opts.NodeID) && !c.Log.Has(pp) {
+				if err := c.Log.Open(pp, table.BootstrapPeers(pp, c.opts.NodeID)); err != nil {
+					c.logger.Error("opening a partition", "partition", p, "err", err)
+					continue
+				}
+				added = append(added, pp)
+			}
+		}
+		c.mu.Lock()
+		c.partitions = table
+		cb := c.opts.OnNewPartitions
+		c.mu.Unlock()
+		if len(added) > 0 && cb != nil {
+			cb(added)
+		}
+	}
+}
+
+// reconfigure makes the voters of the groups this node leads match the partition table, one
+// change at a time: add missing replicas first, remove extra ones once the others caught up.
+func (c *Cluster) reconfigure() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	// Raft refuses a membership change while another is pending; waiting between proposals
+	// per partition keeps us from proposing ones it would drop.
+	lastChange := map[int]time.Time{}
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		table := c.Partitions()
+		if table == nil {
+			continue
+		}
+		for p, want := range table.Replicas {
+			g := c.Log.Group(uint16(p))
+			if g == nil {
+				continue
+			}
+			st := g.Status()
+			if st.Lead != c.opts.NodeID || time.Since(lastChange[p]) < 3*time.Second {
+				continue
+			}
+			voters := st.Config.Voters[0]
+			var change *pb.ConfChange
+			for _, w := range want {
+				if _, ok := voters[w]; !ok {
+					change = confChange(pb.ConfChangeType_ConfChangeAddNode, w)
+					break
+				}
+			}
+			if change == nil {
+				caughtUp := true
+				for _, w := range want {
+					if pr, ok := st.Progress[w]; !ok || pr.Match+64 < st.HardState.GetCommit() {
+						caughtUp = false
+					}
+				}
+				for v := range voters {
+					if caughtUp && !slices.Contains(want, v) {
+						change = confChange(pb.ConfChangeType_ConfChangeRemoveNode, v)
+						break
+					}
+				}
+			}
+			if change != nil {
+				lastChange[p] = time.Now()
+				if err := g.ProposeConfChange(change); err != nil {
+					c.logger.Debug("proposing a replica change", "partition", p, "err", err)
+				}
+			}
+		}
+	}
+}
+
+func confChange(typ pb.ConfChangeType, node uint64) *pb.ConfChange {
+	cc := &pb.ConfChange{}
+	cc.Type = &typ
+	cc.NodeId = &node
+	return cc
+}
