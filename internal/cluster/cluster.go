@@ -144,13 +144,15 @@ func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	// Learn peer addresses as soon as the local copy of the metadata is replayed: a restarted
+	// node needs them to answer the leader before it can do anything else.
+	go c.watchNodes()
 	if err := c.waitMetadata(ctx); err != nil {
 		return nil, nil, err
 	}
 	if err := c.register(ctx); err != nil {
 		return nil, nil, err
 	}
-	go c.watchNodes()
 	table, err := c.partitionTable(ctx)
 	if err != nil {
 		return nil, nil, err

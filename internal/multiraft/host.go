@@ -231,11 +231,25 @@ func (h *Host) Step(envs []Envelope) {
 	h.mu.Lock()
 	for _, e := range envs {
 		if g, ok := h.groups[e.Group]; ok {
+			clampHeartbeat(g, e.Msg)
 			_ = g.rn.Step(e.Msg)
 		}
 	}
 	h.mu.Unlock()
 	h.wake()
+}
+
+// clampHeartbeat lowers the commit index a heartbeat carries to what this node has stored. A
+// leader that still remembers the progress of a node whose disk was wiped sends it a commit
+// index beyond its (empty) log, which raft treats as corruption; clamped, the node just
+// reports itself behind and the leader sends it the log from the start.
+func clampHeartbeat(g *Group, m *pb.Message) {
+	if m.GetType() != pb.MessageType_MsgHeartbeat {
+		return
+	}
+	if last, err := g.storage.LastIndex(); err == nil && m.GetCommit() > last {
+		m.Commit = &last
+	}
 }
 
 // ErrDropped is returned when raft refused a proposal (no leader known, or the group is
@@ -344,9 +358,11 @@ func (h *Host) persist(readies []groupReady) error {
 	for _, r := range readies {
 		if len(r.rd.Entries) > 0 {
 			first := r.rd.Entries[0].GetIndex()
-			// A new entry replaces any stored one at or after its index (log conflict).
-			end := groupKey(r.g.id, kindEntry, 0)[:6]
-			_ = b.DeleteRange(groupKey(r.g.id, kindEntry, first), storage.TablePrefixEnd(end), nil)
+			// A new entry replaces any stored one at or after its index (a log conflict, rare).
+			// Appending past the end needs no deletion, and range tombstones are costly.
+			if last, _ := r.g.storage.LastIndex(); first <= last {
+				_ = b.DeleteRange(groupKey(r.g.id, kindEntry, first), groupKey(r.g.id, kindEntry, last+1), nil)
+			}
 			for _, e := range r.rd.Entries {
 				v, err := proto.Marshal(e)
 				if err != nil {

@@ -325,6 +325,10 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 			if proc := n.proc(uint16(p)); proc != nil {
 				ps.Applied = proc.AppliedLSN()
 			}
+			// Durable: applied here and stored on a majority of the replicas.
+			if ps.Durable > ps.Applied {
+				ps.Durable = ps.Applied
+			}
 			if ps.Leader != 0 {
 				alive[ps.Leader] = true
 			}
