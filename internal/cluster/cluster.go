@@ -40,6 +40,9 @@ type Options struct {
 	TickInterval time.Duration
 	// OnNewPartitions hears about partitions this node became a replica of after Start.
 	OnNewPartitions func(partitions []uint16)
+	// OnRemovedPartitions hears about partitions this node no longer serves: requests for
+	// them go to their replicas (its raft replica keeps voting until it is removed).
+	OnRemovedPartitions func(partitions []uint16)
 }
 
 // Cluster is this node's membership in the cluster.
@@ -60,6 +63,8 @@ type Cluster struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// rejoined is set when this node came back without its data.
+	rejoined bool
 }
 
 // New prepares the network side (so the node port can serve it) without joining yet.
@@ -83,6 +88,7 @@ func New(opts Options) *Cluster {
 		c.Host.Step(envs)
 	})
 	c.Server.Handle(methodJoin, c.handleJoin)
+	c.Server.Handle(methodReadd, c.handleReadd)
 	c.Log = replog.New(c.Host, opts.NodeID, opts.LeaderObserver)
 	return c
 }
@@ -169,6 +175,11 @@ func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) 
 	c.mu.Lock()
 	c.partitions = table
 	c.mu.Unlock()
+	if c.rejoined {
+		for _, p := range mine {
+			go c.requestReadd(p, table.Replicas[p])
+		}
+	}
 	go c.balanceLeaders()
 	go c.watchPartitions()
 	go c.placeReplicas()
@@ -375,6 +386,9 @@ type joinRequest struct {
 
 type joinResponse struct {
 	Nodes map[uint64]string `json:"nodes"`
+	// Rejoined says the node was a member before: it lost its data and was re-added, and
+	// must have its partition replicas re-added too.
+	Rejoined bool `json:"rejoined"`
 }
 
 // join asks the cluster (any metadata address) to add this node to the metadata quorum.
@@ -405,6 +419,7 @@ func (c *Cluster) join(ctx context.Context) error {
 			for id, a := range resp.Nodes {
 				c.learn(id, a)
 			}
+			c.rejoined = resp.Rejoined
 			return nil
 		}
 		select {
@@ -444,10 +459,25 @@ func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]b
 		return c.Client.Call(ctx, leader, methodJoin, body)
 	}
 	c.learn(req.Node.ID, req.Node.Address)
+	// A node that asks to join holds no raft state. If it is a member already, it lost its
+	// disk: the leader still believes it holds what it acknowledged, so it is removed and
+	// added again, which makes the leader send it everything from the start.
+	rejoined := false
+	for _, m := range c.Meta.Members() {
+		if m == req.Node.ID {
+			rejoined = true
+		}
+	}
+	if rejoined {
+		c.logger.Warn("a member rejoins without its data; re-adding it", "node", req.Node.ID)
+		if err := c.Meta.RemoveMember(ctx, req.Node.ID); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.Meta.AddMember(ctx, req.Node.ID, req.Node.Address); err != nil {
 		return nil, err
 	}
-	out := joinResponse{Nodes: map[uint64]string{}}
+	out := joinResponse{Nodes: map[uint64]string{}, Rejoined: rejoined}
 	c.mu.RLock()
 	for id, a := range c.addrs {
 		out.Nodes[id] = a

@@ -1,7 +1,11 @@
 package cluster
 
 import (
+	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -79,9 +83,12 @@ func (c *Cluster) watchPartitions() {
 		if err != nil || table == nil {
 			continue
 		}
-		var added []uint16
+		var added, removed []uint16
 		for p := range table.Replicas {
 			pp := uint16(p)
+			if !table.HasReplica(pp, c.opts.NodeID) && c.Log.Has(pp) {
+				removed = append(removed, pp)
+			}
 			if table.HasReplica(pp, c.opts.NodeID) && !c.Log.Has(pp) {
 				if err := c.Log.Open(pp, table.BootstrapPeers(pp, c.opts.NodeID)); err != nil {
 					c.logger.Error("opening a partition", "partition", p, "err", err)
@@ -92,10 +99,13 @@ func (c *Cluster) watchPartitions() {
 		}
 		c.mu.Lock()
 		c.partitions = table
-		cb := c.opts.OnNewPartitions
+		cb, rcb := c.opts.OnNewPartitions, c.opts.OnRemovedPartitions
 		c.mu.Unlock()
 		if len(added) > 0 && cb != nil {
 			cb(added)
+		}
+		if len(removed) > 0 && rcb != nil {
+			rcb(removed)
 		}
 	}
 }
@@ -144,6 +154,12 @@ func (c *Cluster) reconfigure() {
 				}
 				for v := range voters {
 					if caughtUp && !slices.Contains(want, v) {
+						if v == c.opts.NodeID {
+							// Hand leadership to a replica that stays; it removes this node.
+							g.TransferLeadership(want[0])
+							lastChange[p] = time.Now()
+							break
+						}
 						change = confChange(pb.ConfChangeType_ConfChangeRemoveNode, v)
 						break
 					}
@@ -164,4 +180,59 @@ func confChange(typ pb.ConfChangeType, node uint64) *pb.ConfChange {
 	cc.Type = &typ
 	cc.NodeId = &node
 	return cc
+}
+
+const methodReadd = "partition.readd"
+
+// requestReadd asks partition p's leader to remove this node from the partition's group, so
+// that it is added back (by reconfigure) with fresh progress after it lost its data.
+func (c *Cluster) requestReadd(p uint16, replicas []uint64) {
+	body := make([]byte, 0, 10)
+	body = append(body, byte(p>>8), byte(p))
+	body = binary.BigEndian.AppendUint64(body, c.opts.NodeID)
+	for attempt := 0; attempt < 120; attempt++ {
+		for _, r := range replicas {
+			if r == c.opts.NodeID {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+			_, err := c.Client.Call(ctx, r, methodReadd, body)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	c.logger.Error("could not get re-added to a partition after losing data", "partition", p)
+}
+
+// handleReadd removes a replica that lost its data, when this node leads the partition;
+// others forward to the leader they know.
+func (c *Cluster) handleReadd(ctx context.Context, from uint64, body []byte) ([]byte, error) {
+	if len(body) != 10 {
+		return nil, errors.New("bad re-add request")
+	}
+	p := uint16(body[0])<<8 | uint16(body[1])
+	node := binary.BigEndian.Uint64(body[2:])
+	g := c.Log.Group(p)
+	if g == nil {
+		return nil, fmt.Errorf("partition %d is not replicated on node %d", p, c.opts.NodeID)
+	}
+	st := g.Status()
+	if st.Lead == 0 {
+		return nil, fmt.Errorf("partition %d has no leader", p)
+	}
+	if st.Lead != c.opts.NodeID {
+		return c.Client.Call(ctx, st.Lead, methodReadd, body)
+	}
+	if _, ok := st.Config.Voters[0][node]; !ok {
+		return nil, nil // already removed; reconfigure adds it back
+	}
+	c.logger.Warn("a replica lost its data; removing it so that it is re-added", "partition", p, "node", node)
+	return nil, g.ProposeConfChange(confChange(pb.ConfChangeType_ConfChangeRemoveNode, node))
 }

@@ -10,6 +10,7 @@ package clusterharness
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Binary is the restate-server to run; empty means testharness.ServerBinary().
 	Binary string
+	// ArtifactsDir, when set, receives a copy of every node's log if the test fails, under
+	// <ArtifactsDir>/<test name>/. Empty means $RESTATE_CLUSTER_ARTIFACTS.
+	ArtifactsDir string
 }
 
 // seedPorts are the seed compose's host ports: ingress, admin, node, per node.
@@ -86,6 +90,9 @@ func New(t *testing.T, opts Options) *Cluster {
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
+	if opts.ArtifactsDir == "" {
+		opts.ArtifactsDir = os.Getenv("RESTATE_CLUSTER_ARTIFACTS")
+	}
 	if opts.SeedPorts && opts.Nodes > len(seedPorts) {
 		t.Fatalf("clusterharness: the seed defines ports for %d nodes, asked for %d", len(seedPorts), opts.Nodes)
 	}
@@ -111,9 +118,32 @@ func New(t *testing.T, opts Options) *Cluster {
 		}
 		if t.Failed() {
 			c.DumpLogs(60)
+			c.saveLogs()
 		}
 	})
 	return c
+}
+
+// saveLogs copies the node logs to the artifacts directory, if there is one.
+func (c *Cluster) saveLogs() {
+	if c.opts.ArtifactsDir == "" {
+		return
+	}
+	dir := filepath.Join(c.opts.ArtifactsDir, strings.ReplaceAll(c.t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.t.Logf("saving logs: %v", err)
+		return
+	}
+	for _, n := range c.allNodes() {
+		b, err := os.ReadFile(n.LogPath)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, n.Name+".log"), b, 0o644)
+		}
+		if err != nil {
+			c.t.Logf("saving the log of %s: %v", n.Name, err)
+		}
+	}
+	c.t.Logf("node logs saved in %s", dir)
 }
 
 // Start lays out the cluster, starts every node and waits until it is ready.

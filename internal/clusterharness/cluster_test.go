@@ -148,7 +148,7 @@ func TestCheckStatusReady(t *testing.T) {
 }
 
 func TestIdentityPlainID(t *testing.T) {
-	for in, want := range map[string]int{"N3:7": 3, "N12:1": 12, "N1": 1, "": 0, "3:1": 0, "Nx:1": 0} {
+	for in, want := range map[string]int{"N3:7": 3, "N12:1": 12, "N1": 1, "": 0, "3:1": 0, "Nx:1": 0, "N-1:2": 0, "N+4:1": 0} {
 		if got := (Identity{NodeID: in}).PlainID(); got != want {
 			t.Errorf("PlainID(%q) = %d, want %d", in, got, want)
 		}
@@ -230,7 +230,8 @@ func TestNodeLifecycle(t *testing.T) {
 // TestWaitReadyStopsOnExit checks that a node dying on its own ends the wait at once
 // instead of after the timeout.
 func TestWaitReadyStopsOnExit(t *testing.T) {
-	c := New(t, Options{Nodes: 1, Ready: ReadyHealth, Env: []string{"RESTATE_DEFAULT_NUM_PARTITIONS=not-a-number"}})
+	artifacts := t.TempDir()
+	c := New(t, Options{Nodes: 1, Ready: ReadyHealth, ArtifactsDir: artifacts, Env: []string{"RESTATE_DEFAULT_NUM_PARTITIONS=not-a-number"}})
 	c.StartAll()
 	start := time.Now()
 	err := c.WaitReady(30 * time.Second)
@@ -239,5 +240,10 @@ func TestWaitReadyStopsOnExit(t *testing.T) {
 	}
 	if time.Since(start) > 10*time.Second {
 		t.Fatalf("WaitReady took %s", time.Since(start))
+	}
+	c.saveLogs()
+	b, err := os.ReadFile(filepath.Join(artifacts, t.Name(), "restate-1.log"))
+	if err != nil || !strings.Contains(string(b), "default-num-partitions") {
+		t.Fatalf("saved log: %v %q", err, b)
 	}
 }

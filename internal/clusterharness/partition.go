@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// PartitionFileEnv names the fault-injection hook the harness expects from the server
-// (pending in the server): the path of a file the node watches. The file lists node ids, one
+// PartitionFileEnv names the server's fault-injection hook: the path of a file the node
+// watches. The file lists node ids, one
 // per line; the node drops all node-to-node traffic to and from those nodes, in both
 // directions, until the file changes. A missing or empty file means no faults. Lines starting
 // with '#' are comments. The harness replaces the file atomically (write then rename), so a

@@ -15,10 +15,12 @@ import (
 // Status is the body of GET /cluster on a node's admin port (an extension: Restate has no
 // such route). It is the server's view of the whole cluster.
 type Status struct {
-	ClusterName string            `json:"cluster_name"`
-	Nodes       []NodeStatus      `json:"nodes"`
-	Partitions  []PartitionStatus `json:"partitions"`
-	Metadata    MetadataStatus    `json:"metadata"`
+	ClusterName string `json:"cluster_name"`
+	// ThisNode is the id of the node that answered.
+	ThisNode   uint32            `json:"this_node"`
+	Nodes      []NodeStatus      `json:"nodes"`
+	Partitions []PartitionStatus `json:"partitions"`
+	Metadata   MetadataStatus    `json:"metadata"`
 }
 
 // NodeStatus is one node as GET /cluster reports it.
@@ -28,22 +30,23 @@ type NodeStatus struct {
 	Address string   `json:"address"`
 	Roles   []string `json:"roles"`
 	Alive   bool     `json:"alive"`
-	// PartitionsLed and PartitionsFollowed are partition ids this node runs as leader and as
-	// follower.
-	PartitionsLed      []uint32 `json:"partitions_led"`
-	PartitionsFollowed []uint32 `json:"partitions_followed"`
+	// LeaderOf and FollowerOf are the partition ids this node runs as leader and as follower.
+	LeaderOf   []uint32 `json:"leader_of"`
+	FollowerOf []uint32 `json:"follower_of"`
 }
 
 // PartitionStatus is one partition as GET /cluster reports it.
 type PartitionStatus struct {
 	ID uint32 `json:"id"`
 	// Leader is the node id of the current leader; 0 (or null) when there is none.
-	Leader   uint32   `json:"leader"`
+	Leader uint32 `json:"leader"`
+	// Epoch is the leader epoch; it grows with every change of leader.
+	Epoch    uint64   `json:"epoch"`
 	Replicas []uint32 `json:"replicas"`
-	// AppliedLSN is the leader's last applied log position and DurableLSN the position up to
-	// which the partition's state is durable.
-	AppliedLSN uint64 `json:"applied_lsn"`
-	DurableLSN uint64 `json:"durable_lsn"`
+	// Applied is the leader's last applied log position and Durable the position up to which
+	// the partition's state is durable.
+	Applied uint64 `json:"applied"`
+	Durable uint64 `json:"durable"`
 }
 
 // MetadataStatus is the raft metadata quorum as GET /cluster reports it.
@@ -87,11 +90,11 @@ func (i Identity) PlainID() int {
 		return 0
 	}
 	s, _, _ = strings.Cut(s, ":")
-	id, err := strconv.Atoi(s)
+	id, err := strconv.ParseUint(s, 10, 31)
 	if err != nil {
 		return 0
 	}
-	return id
+	return int(id)
 }
 
 // ErrNoClusterStatus means GET /cluster answered 404: the server has no cluster engine.

@@ -298,3 +298,52 @@ func (s *RaftStore) Watch(ctx context.Context, key string) <-chan uint64 {
 	}()
 	return ch
 }
+
+// Progress describes, on the leader, how far each member's copy is.
+func (s *RaftStore) Progress() map[uint64]string {
+	st := s.group.Status()
+	out := map[uint64]string{}
+	for id, pr := range st.Progress {
+		out[id] = pr.String()
+	}
+	return out
+}
+
+// RecentlyActive lists, on the leader, the members it heard from recently.
+func (s *RaftStore) RecentlyActive() []uint64 {
+	st := s.group.Status()
+	var out []uint64
+	for id, pr := range st.Progress {
+		if pr.RecentActive {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// RemoveMember proposes removing node from the voters and waits until it is gone.
+func (s *RaftStore) RemoveMember(ctx context.Context, node uint64) error {
+	cc := &pb.ConfChange{}
+	typ := pb.ConfChangeType_ConfChangeRemoveNode
+	cc.Type = &typ
+	cc.NodeId = &node
+	if err := s.group.ProposeConfChange(cc); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	for {
+		found := false
+		for _, m := range s.Members() {
+			if m == node {
+				found = true
+			}
+		}
+		if !found {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: removing node %d from the metadata quorum: %v", ErrUnavailable, node, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -36,21 +37,23 @@ func (n *Node) newCluster() error {
 	}
 	n.leaderState = map[uint16][2]uint64{}
 	n.cluster = cluster.New(cluster.Options{
-		NodeID:            uint64(n.nodeID),
-		NodeName:          n.opts.NodeName,
-		ClusterName:       n.opts.ClusterName,
-		Address:           addr,
-		Roles:             n.opts.Roles,
-		AutoProvision:     n.opts.AutoProvision,
-		MetadataAddresses: n.opts.MetadataClient.Addresses,
-		NumPartitions:     n.opts.DefaultNumPartitions,
-		Replication:       n.opts.DefaultReplication,
-		DB:                n.db,
-		Logger:            n.logger,
-		LeaderObserver:    n.onPartitionLeader,
-		OnNewPartitions:   n.addPartitions,
+		NodeID:              uint64(n.nodeID),
+		NodeName:            n.opts.NodeName,
+		ClusterName:         n.opts.ClusterName,
+		Address:             addr,
+		Roles:               n.opts.Roles,
+		AutoProvision:       n.opts.AutoProvision,
+		MetadataAddresses:   n.opts.MetadataClient.Addresses,
+		NumPartitions:       n.opts.DefaultNumPartitions,
+		Replication:         n.opts.DefaultReplication,
+		DB:                  n.db,
+		Logger:              n.logger,
+		LeaderObserver:      n.onPartitionLeader,
+		OnNewPartitions:     n.addPartitions,
+		OnRemovedPartitions: n.retirePartitions,
 	})
 	n.cluster.Server.Handle(methodSubmit, n.handleSubmit)
+	n.cluster.Server.Handle(methodPartitionStatus, n.handlePartitionStatus)
 	n.cluster.Server.Handle(methodDeliver, n.handleDeliver)
 	if path := os.Getenv(partitionFileEnv); path != "" {
 		go n.watchPartitionFile(path)
@@ -111,6 +114,25 @@ func (n *Node) addPartitions(ps []uint16) {
 	}
 }
 
+// retirePartitions stops the processors of partitions moved to other nodes.
+func (n *Node) retirePartitions(ps []uint16) {
+	n.procMu.Lock()
+	var stop []context.CancelFunc
+	for _, p := range ps {
+		if int(p) < len(n.procs) && n.procs[p] != nil {
+			n.procs[p] = nil
+			if c := n.procCancel[p]; c != nil {
+				stop = append(stop, c)
+				delete(n.procCancel, p)
+			}
+		}
+	}
+	n.procMu.Unlock()
+	for _, c := range stop {
+		c()
+	}
+}
+
 func (n *Node) proc(p uint16) *partition.Processor {
 	n.procMu.Lock()
 	defer n.procMu.Unlock()
@@ -123,9 +145,59 @@ func (n *Node) proc(p uint16) *partition.Processor {
 // ---- forwarding between nodes ----
 
 const (
-	methodSubmit  = "partition.submit"
-	methodDeliver = "reply.deliver"
+	methodSubmit          = "partition.submit"
+	methodDeliver         = "reply.deliver"
+	methodPartitionStatus = "partition.status"
 )
+
+// partitionView is what a replica knows of its partition.
+type partitionView struct {
+	Leader  uint64 `json:"leader"`
+	Epoch   uint64 `json:"epoch"`
+	Applied uint64 `json:"applied"`
+	Durable uint64 `json:"durable"`
+}
+
+func (n *Node) localPartitionView(p uint16) (partitionView, bool) {
+	g := n.cluster.Log.Group(p)
+	if g == nil {
+		return partitionView{}, false
+	}
+	st := g.Status()
+	v := partitionView{Leader: st.Lead, Epoch: st.HardState.GetTerm(), Durable: st.HardState.GetCommit()}
+	if proc := n.proc(p); proc != nil {
+		v.Applied = proc.AppliedLSN()
+	}
+	if v.Durable > v.Applied {
+		v.Durable = v.Applied
+	}
+	return v, true
+}
+
+func (n *Node) handlePartitionStatus(ctx context.Context, from uint64, body []byte) ([]byte, error) {
+	if len(body) != 2 {
+		return nil, errors.New("bad partition status request")
+	}
+	v, ok := n.localPartitionView(binary.BigEndian.Uint16(body))
+	if !ok {
+		return nil, errors.New("partition not replicated here")
+	}
+	return json.Marshal(v)
+}
+
+// remotePartitionView asks the partition's replicas, for a node that does not replicate it.
+func (n *Node) remotePartitionView(ctx context.Context, p uint16, replicas []uint64) partitionView {
+	for _, r := range replicas {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		out, err := n.cluster.Client.Call(cctx, r, methodPartitionStatus, binary.BigEndian.AppendUint16(nil, p))
+		cancel()
+		var v partitionView
+		if err == nil && json.Unmarshal(out, &v) == nil {
+			return v
+		}
+	}
+	return partitionView{}
+}
 
 // forwardSubmit sends a record to a node that replicates its partition.
 func (n *Node) forwardSubmit(ctx context.Context, p uint16, r *partition.Record) error {
@@ -265,9 +337,10 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 		Durable  uint64   `json:"durable"`
 	}
 	type metaStatus struct {
-		Members []uint64 `json:"members"`
-		Leader  uint64   `json:"leader"`
-		Term    uint64   `json:"term"`
+		Members  []uint64          `json:"members"`
+		Leader   uint64            `json:"leader"`
+		Term     uint64            `json:"term"`
+		Progress map[uint64]string `json:"progress,omitempty"`
 	}
 	out := struct {
 		ClusterName string       `json:"cluster_name"`
@@ -295,8 +368,11 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 		return nil, admin.ErrNotProvisioned
 	}
 	_, _, term, leader := cl.Meta.Status()
-	out.Metadata = metaStatus{Members: cl.Meta.Members(), Leader: leader, Term: term}
-	alive := map[uint64]bool{uint64(n.nodeID): true}
+	out.Metadata = metaStatus{Members: cl.Meta.Members(), Leader: leader, Term: term, Progress: cl.Meta.Progress()}
+	alive := map[uint64]bool{uint64(n.nodeID): true, leader: leader != 0}
+	for _, id := range cl.Meta.RecentlyActive() {
+		alive[id] = true
+	}
 	byNode := map[uint64]*nodeStatus{}
 	if cfg := cl.Nodes(); cfg != nil {
 		for _, id := range cfg.SortedIDs() {
@@ -310,25 +386,19 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 	if table := cl.Partitions(); table != nil {
 		for p, reps := range table.Replicas {
 			ps := partStatus{ID: uint16(p), Replicas: reps}
-			if g := cl.Log.Group(uint16(p)); g != nil {
-				st := g.Status()
-				ps.Leader, ps.Epoch = st.Lead, st.HardState.GetTerm()
-				ps.Durable = st.HardState.GetCommit()
-				for id, pr := range st.Progress {
-					if pr.RecentActive {
-						alive[id] = true
+			v, local := n.localPartitionView(uint16(p))
+			if local {
+				if g := cl.Log.Group(uint16(p)); g != nil {
+					for id, pr := range g.Status().Progress {
+						if pr.RecentActive {
+							alive[id] = true
+						}
 					}
 				}
 			} else {
-				ps.Leader, ps.Epoch = cl.Log.Leader(uint16(p))
+				v = n.remotePartitionView(ctx, uint16(p), reps)
 			}
-			if proc := n.proc(uint16(p)); proc != nil {
-				ps.Applied = proc.AppliedLSN()
-			}
-			// Durable: applied here and stored on a majority of the replicas.
-			if ps.Durable > ps.Applied {
-				ps.Durable = ps.Applied
-			}
+			ps.Leader, ps.Epoch, ps.Applied, ps.Durable = v.Leader, v.Epoch, v.Applied, v.Durable
 			if ps.Leader != 0 {
 				alive[ps.Leader] = true
 			}

@@ -52,6 +52,7 @@ type Node struct {
 	leaderState   map[uint16][2]uint64 // latest raft leader and term per partition
 	// pendingPartitions became ours before the worker started.
 	pendingPartitions []uint16
+	procCancel        map[uint16]context.CancelFunc
 
 	ready       atomic.Bool
 	addrs       Addresses
@@ -177,10 +178,17 @@ func (n *Node) newProcessor(p uint16, raftLeadership bool) *partition.Processor 
 
 // runProcessor runs a processor and hands it the latest leadership its log reported.
 func (n *Node) runProcessor(proc *partition.Processor) {
+	ctx, cancel := context.WithCancel(n.ctx)
+	n.procMu.Lock()
+	if n.procCancel == nil {
+		n.procCancel = map[uint16]context.CancelFunc{}
+	}
+	n.procCancel[proc.ID()] = cancel
+	n.procMu.Unlock()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := proc.Run(n.ctx); err != nil {
+		if err := proc.Run(ctx); err != nil {
 			n.logger.Error("partition processor stopped", "partition", proc.ID(), "err", err)
 			n.errCh <- err
 		}
@@ -349,7 +357,7 @@ func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) e
 	// In a cluster a submission can fail while a partition changes leaders. Every record the
 	// ingress and admin submit is safe to repeat (invocation ids are fixed before the first
 	// try), so retry until the partition answers or the caller gives up.
-	deadline := time.Now().Add(submitRetryWindow)
+	start := time.Now()
 	backoff := 20 * time.Millisecond
 	for {
 		var err error
@@ -358,8 +366,17 @@ func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) e
 		} else {
 			err = d.n.forwardSubmit(ctx, p, r)
 		}
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+		if err == nil || ctx.Err() != nil {
 			return err
+		}
+		waited := time.Since(start)
+		if waited > submitRetryWindow {
+			return err
+		}
+		// A partition without a leader for longer than an election takes is cut off from
+		// the majority of its replicas (or most of them are down): say so instead of waiting.
+		if leader, _ := d.n.cluster.Log.Leader(p); leader == 0 && waited > noLeaderPatience && d.n.proc(p) != nil {
+			return fmt.Errorf("partition %d has no leader: this node cannot reach a majority of the partition's replicas (%w)", p, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -372,8 +389,12 @@ func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) e
 	}
 }
 
-// submitRetryWindow bounds how long a request waits for a partition to get a leader.
-const submitRetryWindow = 15 * time.Second
+// submitRetryWindow bounds how long a request waits for a partition to get a leader, and
+// noLeaderPatience how long it waits when no leader is known at all.
+const (
+	submitRetryWindow = 15 * time.Second
+	noLeaderPatience  = 3 * time.Second
+)
 
 // effects fans the processors' leader actions out to the invoker and the ingress.
 type effects struct{ n *Node }

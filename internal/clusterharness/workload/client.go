@@ -88,10 +88,10 @@ type Result struct {
 	LastErr  error
 }
 
-// Call POSTs body as JSON to path (such as "/Ledger/k1/Append") until a server answers 200 or
-// OpTimeout passes; a nil body sends an empty request. idempotencyKey, when not empty, goes into the idempotency-key header of
+// Call POSTs body as JSON to path (such as "/Ledger/k1/Append") until a server answers 200,
+// OpTimeout passes or ctx ends; a nil body sends an empty request. idempotencyKey, when not empty, goes into the idempotency-key header of
 // every attempt. timelineKey names the success in the Timeline.
-func (c *Caller) Call(path string, body any, idempotencyKey, timelineKey string) Result {
+func (c *Caller) Call(ctx context.Context, path string, body any, idempotencyKey, timelineKey string) Result {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -117,7 +117,7 @@ func (c *Caller) Call(path string, body any, idempotencyKey, timelineKey string)
 			// Do not wait on the same dead or paused node twice in a row.
 			base = c.Targets.Next()
 		}
-		status, respBody, err := c.attempt(base+path, payload, idempotencyKey, min(attemptTimeout, time.Until(deadline)))
+		status, respBody, err := c.attempt(ctx, base+path, payload, idempotencyKey, min(attemptTimeout, time.Until(deadline)))
 		lastFailed = base
 		switch {
 		case err == nil && status == http.StatusOK:
@@ -136,13 +136,17 @@ func (c *Caller) Call(path string, body any, idempotencyKey, timelineKey string)
 		if time.Until(deadline) <= backoff {
 			return res
 		}
-		time.Sleep(backoff)
+		select {
+		case <-ctx.Done():
+			return res
+		case <-time.After(backoff):
+		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 }
 
-func (c *Caller) attempt(url string, payload []byte, idempotencyKey string, timeout time.Duration) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+func (c *Caller) attempt(ctx context.Context, url string, payload []byte, idempotencyKey string, timeout time.Duration) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(payload))
 	if err != nil {

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -68,7 +69,7 @@ func TestCallerOutcomes(t *testing.T) {
 	t.Run("acked after retries with one idempotency key", func(t *testing.T) {
 		tl := NewTimeline()
 		c := &Caller{Targets: NewTargets(refused, flaky.URL), OpTimeout: 5 * time.Second, Timeline: tl}
-		res := c.Call("/X/k/Do", 1, "op-1", "x")
+		res := c.Call(context.Background(), "/X/k/Do", 1, "op-1", "x")
 		if res.Outcome != Acked || string(res.Body) != `"ok"` {
 			t.Fatalf("result = %+v", res)
 		}
@@ -83,13 +84,13 @@ func TestCallerOutcomes(t *testing.T) {
 	})
 	t.Run("never reached a server", func(t *testing.T) {
 		c := &Caller{Targets: NewTargets(refused), OpTimeout: 300 * time.Millisecond}
-		if res := c.Call("/X/k/Do", 1, "op-2", "x"); res.Outcome != Failed || res.Attempts < 2 {
+		if res := c.Call(context.Background(), "/X/k/Do", 1, "op-2", "x"); res.Outcome != Failed || res.Attempts < 2 {
 			t.Fatalf("result = %+v", res)
 		}
 	})
 	t.Run("reached but never acknowledged", func(t *testing.T) {
 		c := &Caller{Targets: NewTargets(down.URL, refused), OpTimeout: 300 * time.Millisecond}
-		if res := c.Call("/X/k/Do", 1, "op-3", "x"); res.Outcome != Maybe {
+		if res := c.Call(context.Background(), "/X/k/Do", 1, "op-3", "x"); res.Outcome != Maybe {
 			t.Fatalf("result = %+v", res)
 		}
 	})
@@ -100,7 +101,7 @@ func TestCallerOutcomes(t *testing.T) {
 		defer close(hang)
 		c := &Caller{Targets: NewTargets(stuck.URL), AttemptTimeout: 100 * time.Millisecond, OpTimeout: 250 * time.Millisecond}
 		start := time.Now()
-		res := c.Call("/X/k/Do", 1, "op-4", "x")
+		res := c.Call(context.Background(), "/X/k/Do", 1, "op-4", "x")
 		if res.Outcome != Maybe || time.Since(start) > 2*time.Second {
 			t.Fatalf("result = %+v after %s", res, time.Since(start))
 		}
@@ -120,7 +121,7 @@ func TestCallerMovesOffAFailedTarget(t *testing.T) {
 	defer bad.Close()
 	defer good.Close()
 	c := &Caller{Targets: NewTargets(bad.URL, bad.URL, good.URL), OpTimeout: 5 * time.Second}
-	if res := c.Call("/X/k/Do", nil, "", ""); res.Outcome != Acked || res.Attempts != 2 {
+	if res := c.Call(context.Background(), "/X/k/Do", nil, "", ""); res.Outcome != Acked || res.Attempts != 2 {
 		t.Fatalf("result = %+v", res)
 	}
 	if n, _ := hits.Load("bad"); *n.(*int) != 1 {

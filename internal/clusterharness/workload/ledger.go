@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,10 +30,13 @@ type LedgerLoad struct {
 
 // LedgerRun is a running LedgerLoad.
 type LedgerRun struct {
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	history *LedgerHistory
+	stop     chan struct{}
+	stopOnce sync.Once
+	ctx      context.Context
+	abort    context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	history  *LedgerHistory
 }
 
 // LedgerHistory is what the clients know about every id they tried to append.
@@ -72,6 +76,7 @@ func (l LedgerLoad) Start() *LedgerRun {
 		clients = 4
 	}
 	r := &LedgerRun{stop: make(chan struct{}), history: &LedgerHistory{Entries: map[string]LedgerEntry{}}}
+	r.ctx, r.abort = context.WithCancel(context.Background())
 	for c := range clients {
 		key := l.Keys[c%len(l.Keys)]
 		r.wg.Add(1)
@@ -84,7 +89,7 @@ func (l LedgerLoad) Start() *LedgerRun {
 				default:
 				}
 				id := fmt.Sprintf("%s-c%d-%d", l.RunID, c, seq)
-				res := l.Caller.Call("/Ledger/"+key+"/Append", id, id, "ledger/"+key)
+				res := l.Caller.Call(r.ctx, "/Ledger/"+key+"/Append", id, id, "ledger/"+key)
 				r.mu.Lock()
 				r.history.Entries[id] = LedgerEntry{Key: key, Outcome: res.Outcome}
 				r.mu.Unlock()
@@ -100,14 +105,22 @@ func (l LedgerLoad) Start() *LedgerRun {
 // Stop stops starting new appends, waits for the ones in flight to finish (each within the
 // Caller's OpTimeout) and returns the history.
 func (r *LedgerRun) Stop() *LedgerHistory {
-	close(r.stop)
+	r.stopOnce.Do(func() { close(r.stop) })
 	r.wg.Wait()
+	r.abort()
 	return r.history
+}
+
+// Abort stops the clients at once, giving up on operations in flight (they end as Maybe or
+// Failed). It is for cleaning up after a failed test and may follow Stop.
+func (r *LedgerRun) Abort() {
+	r.abort()
+	r.Stop()
 }
 
 // ReadLedger returns the list stored under key, read through the shared Get handler.
 func ReadLedger(c *Caller, key string) ([]string, error) {
-	res := c.Call("/Ledger/"+key+"/Get", nil, "", "")
+	res := c.Call(context.Background(), "/Ledger/"+key+"/Get", nil, "", "")
 	if res.Outcome != Acked {
 		return nil, fmt.Errorf("reading ledger %s: %v", key, res.LastErr)
 	}

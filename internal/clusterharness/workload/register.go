@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -135,10 +136,13 @@ type RegisterLoad struct {
 
 // RegisterRun is a running RegisterLoad.
 type RegisterRun struct {
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	history RegisterHistory
+	stop     chan struct{}
+	stopOnce sync.Once
+	ctx      context.Context
+	abort    context.CancelFunc
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	history  RegisterHistory
 }
 
 // RegisterHistory is the recorded operations; times are nanoseconds since Start.
@@ -160,6 +164,7 @@ func (l RegisterLoad) Start() *RegisterRun {
 		perKey = 2
 	}
 	r := &RegisterRun{stop: make(chan struct{})}
+	r.ctx, r.abort = context.WithCancel(context.Background())
 	base := time.Now()
 	client := 0
 	for _, key := range l.Keys {
@@ -188,7 +193,7 @@ func (l RegisterLoad) Start() *RegisterRun {
 					default:
 						in.Op, in.Expect, in.Value = OpCas, lastSeen, fresh
 					}
-					op, seen := l.run(id, in, fmt.Sprintf("%s-r%d-%d", l.RunID, id, seq), base)
+					op, seen := l.run(r.ctx, id, in, fmt.Sprintf("%s-r%d-%d", l.RunID, id, seq), base)
 					if seen != nil {
 						lastSeen = *seen
 					}
@@ -205,7 +210,7 @@ func (l RegisterLoad) Start() *RegisterRun {
 
 // run performs one operation; it also returns the value the client learnt the register
 // holds, if any, to aim its next compare-and-set.
-func (l RegisterLoad) run(client int, in RegisterInput, idempotencyKey string, base time.Time) (*porcupine.Operation, *int64) {
+func (l RegisterLoad) run(ctx context.Context, client int, in RegisterInput, idempotencyKey string, base time.Time) (*porcupine.Operation, *int64) {
 	var path string
 	var body any
 	switch in.Op {
@@ -220,7 +225,7 @@ func (l RegisterLoad) run(client int, in RegisterInput, idempotencyKey string, b
 		path, body = "/Register/"+in.Key+"/Cas", CasRequest{Expect: in.Expect, New: in.Value}
 	}
 	call := time.Since(base).Nanoseconds()
-	res := l.Caller.Call(path, body, idempotencyKey, "register/"+in.Key)
+	res := l.Caller.Call(ctx, path, body, idempotencyKey, "register/"+in.Key)
 	ret := time.Since(base).Nanoseconds()
 	op := &porcupine.Operation{ClientId: client, Input: in, Call: call, Return: ret}
 	var out RegisterOutput
@@ -275,9 +280,17 @@ func (r *RegisterRun) record(op *porcupine.Operation) {
 
 // Stop stops starting new operations, waits for the ones in flight and returns the history.
 func (r *RegisterRun) Stop() RegisterHistory {
-	close(r.stop)
+	r.stopOnce.Do(func() { close(r.stop) })
 	r.wg.Wait()
+	r.abort()
 	return r.history
+}
+
+// Abort stops the clients at once, giving up on operations in flight. It is for cleaning up
+// after a failed test and may follow Stop.
+func (r *RegisterRun) Abort() {
+	r.abort()
+	r.Stop()
 }
 
 // CheckRegister checks the history for linearizability against RegisterModel. A result

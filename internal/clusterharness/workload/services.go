@@ -6,8 +6,10 @@ package workload
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	restate "github.com/restatedev/sdk-go"
@@ -93,7 +95,10 @@ type Endpoint struct {
 // StartEndpoint serves Ledger and Register on a random loopback port (h2c and HTTP/1.1,
 // bidirectional protocol).
 func StartEndpoint() (*Endpoint, error) {
+	// Only errors: the SDK warns about every client disconnect, which faults cause by design.
+	quiet := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})
 	h, err := server.NewRestate().
+		WithLogger(quiet, true).
 		Bind(restate.Reflect(Ledger{})).
 		Bind(restate.Reflect(Register{})).
 		Handler()
