@@ -16,6 +16,7 @@ import (
 	"github.com/restatego/restate/internal/nodenet"
 	"github.com/restatego/restate/internal/replog"
 	"github.com/restatego/restate/internal/storage"
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -344,10 +345,10 @@ func (c *Cluster) Stop() {
 	c.Server.Stop()
 }
 
-// balanceLeaders hands leadership of each partition this node leads to the partition's
-// preferred leader (its first replica) when that one is up, so leaders stay spread.
-func (c *Cluster) balanceLeaders() {
-	t := time.NewTicker(3 * time.Second)
+// everyLedPartition calls fn, every interval until the cluster stops, for each partition whose
+// raft group this node leads, with the replicas the partition table wants for it.
+func (c *Cluster) everyLedPartition(interval time.Duration, fn func(p int, want []uint64, g *multiraft.Group, st raft.Status)) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
@@ -359,20 +360,29 @@ func (c *Cluster) balanceLeaders() {
 		if table == nil {
 			continue
 		}
-		for p, reps := range table.Replicas {
+		for p, want := range table.Replicas {
 			g := c.Log.Group(uint16(p))
-			if g == nil || len(reps) == 0 || reps[0] == c.opts.NodeID {
+			if g == nil || len(want) == 0 {
 				continue
 			}
-			st := g.Status()
-			if st.Lead != c.opts.NodeID {
-				continue
-			}
-			if pr, ok := st.Progress[reps[0]]; ok && pr.RecentActive && pr.Match+10 >= st.HardState.GetCommit() {
-				g.TransferLeadership(reps[0])
+			if st := g.Status(); st.Lead == c.opts.NodeID {
+				fn(p, want, g, st)
 			}
 		}
 	}
+}
+
+// balanceLeaders hands leadership of each partition this node leads to the partition's
+// preferred leader (its first replica) when that one is up, so leaders stay spread.
+func (c *Cluster) balanceLeaders() {
+	c.everyLedPartition(3*time.Second, func(p int, want []uint64, g *multiraft.Group, st raft.Status) {
+		if want[0] == c.opts.NodeID {
+			return
+		}
+		if pr, ok := st.Progress[want[0]]; ok && pr.RecentActive && pr.Match+10 >= st.HardState.GetCommit() {
+			g.TransferLeadership(want[0])
+		}
+	})
 }
 
 // ---- joining ----

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/restatego/restate/internal/multiraft"
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
@@ -113,66 +115,49 @@ func (c *Cluster) watchPartitions() {
 // reconfigure makes the voters of the groups this node leads match the partition table, one
 // change at a time: add missing replicas first, remove extra ones once the others caught up.
 func (c *Cluster) reconfigure() {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
 	// Raft refuses a membership change while another is pending; waiting between proposals
 	// per partition keeps us from proposing ones it would drop.
 	lastChange := map[int]time.Time{}
-	for {
-		select {
-		case <-c.ctx.Done():
+	c.everyLedPartition(time.Second, func(p int, want []uint64, g *multiraft.Group, st raft.Status) {
+		if time.Since(lastChange[p]) < 3*time.Second {
 			return
-		case <-t.C:
 		}
-		table := c.Partitions()
-		if table == nil {
-			continue
+		voters := st.Config.Voters[0]
+		var change *pb.ConfChange
+		for _, w := range want {
+			if _, ok := voters[w]; !ok {
+				change = confChange(pb.ConfChangeType_ConfChangeAddNode, w)
+				break
+			}
 		}
-		for p, want := range table.Replicas {
-			g := c.Log.Group(uint16(p))
-			if g == nil {
-				continue
-			}
-			st := g.Status()
-			if st.Lead != c.opts.NodeID || time.Since(lastChange[p]) < 3*time.Second {
-				continue
-			}
-			voters := st.Config.Voters[0]
-			var change *pb.ConfChange
+		if change == nil {
+			caughtUp := true
 			for _, w := range want {
-				if _, ok := voters[w]; !ok {
-					change = confChange(pb.ConfChangeType_ConfChangeAddNode, w)
-					break
+				if pr, ok := st.Progress[w]; !ok || pr.Match+64 < st.HardState.GetCommit() {
+					caughtUp = false
 				}
 			}
-			if change == nil {
-				caughtUp := true
-				for _, w := range want {
-					if pr, ok := st.Progress[w]; !ok || pr.Match+64 < st.HardState.GetCommit() {
-						caughtUp = false
-					}
+			for v := range voters {
+				if !caughtUp || slices.Contains(want, v) {
+					continue
 				}
-				for v := range voters {
-					if caughtUp && !slices.Contains(want, v) {
-						if v == c.opts.NodeID {
-							// Hand leadership to a replica that stays; it removes this node.
-							g.TransferLeadership(want[0])
-							lastChange[p] = time.Now()
-							break
-						}
-						change = confChange(pb.ConfChangeType_ConfChangeRemoveNode, v)
-						break
-					}
+				if v == c.opts.NodeID {
+					// Hand leadership to a replica that stays; it removes this node.
+					g.TransferLeadership(want[0])
+					lastChange[p] = time.Now()
+					return
 				}
-			}
-			if change != nil {
-				lastChange[p] = time.Now()
-				if err := g.ProposeConfChange(change); err != nil {
-					c.logger.Debug("proposing a replica change", "partition", p, "err", err)
-				}
+				change = confChange(pb.ConfChangeType_ConfChangeRemoveNode, v)
+				break
 			}
 		}
-	}
+		if change != nil {
+			lastChange[p] = time.Now()
+			if err := g.ProposeConfChange(change); err != nil {
+				c.logger.Debug("proposing a replica change", "partition", p, "err", err)
+			}
+		}
+	})
 }
 
 func confChange(typ pb.ConfChangeType, node uint64) *pb.ConfChange {
