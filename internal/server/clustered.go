@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -259,15 +260,35 @@ func (n *Node) handleDeliver(ctx context.Context, from uint64, body []byte) ([]b
 
 // ---- readiness gate ----
 
-// gate serves a handler installed once the node is ready, and 503 before.
+// gate serves a handler installed once the node is ready. Before that, a single node (which
+// becomes ready in moments) holds requests until it is; a cluster node, which may wait for
+// its peers for a long time, answers 503.
 type gate struct {
 	h      atomic.Pointer[http.Handler]
 	health bool // answer GET /health with 200 even before (the admin API's liveness)
+	hold   bool
+	once   sync.Once
+	ready  chan struct{}
 }
 
-func (g *gate) set(h http.Handler) { g.h.Store(&h) }
+func (g *gate) init() { g.once.Do(func() { g.ready = make(chan struct{}) }) }
+
+func (g *gate) set(h http.Handler) {
+	g.init()
+	g.h.Store(&h)
+	close(g.ready)
+}
 
 func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.init()
+	if g.hold && g.h.Load() == nil {
+		select {
+		case <-g.ready:
+		case <-r.Context().Done():
+			return
+		case <-time.After(time.Minute):
+		}
+	}
 	if h := g.h.Load(); h != nil {
 		(*h).ServeHTTP(w, r)
 		return

@@ -115,7 +115,10 @@ func (n *Node) start() (Addresses, error) {
 	}
 
 	// Listeners come up first: the node port carries the cluster's own traffic, and the
-	// admin health check must answer while a cluster node waits for its peers.
+	// admin health check must answer while a cluster node waits for its peers. A single node
+	// holds early requests until it is ready instead.
+	n.ingressGate.hold = n.cluster == nil
+	n.adminGate.hold = n.cluster == nil
 	var addrs Addresses
 	if n.opts.HasRole(config.RoleHTTPIngress) {
 		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, &n.ingressGate); err != nil {
@@ -123,7 +126,7 @@ func (n *Node) start() (Addresses, error) {
 		}
 	}
 	if n.opts.HasRole(config.RoleAdmin) {
-		n.adminGate.health = true
+		n.adminGate.health = n.cluster != nil
 		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, &n.adminGate); err != nil {
 			return addrs, err
 		}
