@@ -71,18 +71,9 @@ func New(opts Options) *Server {
 // request submits a record whose answer comes back to this node, and waits for the answer.
 // attach sets the record's field that names the waiter.
 func (s *Server) request(ctx context.Context, p uint16, r *partition.Record, attach func(*partition.Sink)) (partition.Result, error) {
-	id, ch := s.opts.Replies.Register()
-	defer s.opts.Replies.Unregister(id)
-	attach(&partition.Sink{Kind: partition.SinkIngress, Node: s.opts.Node, RequestID: id})
-	if err := s.opts.Dispatcher.Submit(ctx, p, r); err != nil {
-		return partition.Result{}, err
-	}
-	select {
-	case res := <-ch:
-		return res, nil
-	case <-ctx.Done():
-		return partition.Result{}, ctx.Err()
-	}
+	return s.opts.Replies.Await(ctx, s.opts.Node, attach, func(ctx context.Context) error {
+		return s.opts.Dispatcher.Submit(ctx, p, r)
+	})
 }
 
 // ServeHTTP implements http.Handler.

@@ -7,7 +7,6 @@
 package log
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -46,22 +45,6 @@ type Log interface {
 	// Subscribe sets the consumer of p's committed entries.
 	Subscribe(p uint16, c Consumer)
 	Close() error
-}
-
-// AppendWait appends and waits until the record is durable.
-func AppendWait(ctx context.Context, l Log, p uint16, data []byte) (uint64, error) {
-	type res struct {
-		lsn uint64
-		err error
-	}
-	ch := make(chan res, 1)
-	l.Append(p, data, func(lsn uint64, err error) { ch <- res{lsn, err} })
-	select {
-	case r := <-ch:
-		return r.lsn, r.err
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
 }
 
 type pendingAppend struct {
@@ -171,13 +154,12 @@ func (l *Local) Subscribe(p uint16, c Consumer) {
 }
 
 func (l *Local) Read(p uint16, from uint64, max int) ([]Entry, error) {
-	start, end := storage.LogSpan(p)
+	_, end := storage.LogSpan(p)
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: storage.LogKey(p, from), UpperBound: end})
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
-	_ = start
 	var out []Entry
 	for ok := it.First(); ok && len(out) < max; ok = it.Next() {
 		out = append(out, Entry{LSN: storage.LSNFromLogKey(it.Key()), Data: append([]byte{}, it.Value()...)})

@@ -73,13 +73,12 @@ type Processor struct {
 	applied uint64 // only touched by the run goroutine
 	epoch   uint64 // current leader epoch as applied
 
-	leader       atomic.Bool
-	leaderEpoch  atomic.Uint64 // our epoch while leader
-	proposed     uint64        // epoch we announced, awaiting apply
-	appliedLSN   atomic.Uint64
-	timers       timerHeap
-	timerArmed   *time.Timer
-	cleanupTimer *time.Ticker
+	leader      atomic.Bool
+	leaderEpoch atomic.Uint64 // our epoch while leader
+	proposed    uint64        // epoch we announced, awaiting apply
+	appliedLSN  atomic.Uint64
+	timers      timerHeap
+	timerArmed  *time.Timer
 
 	effects []func()
 	outbox  outboxState

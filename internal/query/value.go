@@ -1,7 +1,6 @@
 package query
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/hex"
 	"fmt"
@@ -345,9 +344,4 @@ func groupKey(dst []byte, v Value) []byte {
 		dst = append(dst, byte('A'+v.t))
 		return strconv.AppendInt(dst, v.i, 10)
 	}
-}
-
-// identical reports whether two values are the same, NULLs included (for tests and DISTINCT).
-func identical(a, b Value) bool {
-	return bytes.Equal(groupKey(nil, a), groupKey(nil, b))
 }

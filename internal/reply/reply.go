@@ -4,6 +4,7 @@
 package reply
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,4 +62,21 @@ func (r *Registry) Len() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.waiters)
+}
+
+// Await registers a waiter, lets attach name it in the record being submitted, submits, and
+// waits for the answer or the end of ctx.
+func (r *Registry) Await(ctx context.Context, node uint32, attach func(*partition.Sink), submit func(context.Context) error) (partition.Result, error) {
+	id, ch := r.Register()
+	defer r.Unregister(id)
+	attach(&partition.Sink{Kind: partition.SinkIngress, Node: node, RequestID: id})
+	if err := submit(ctx); err != nil {
+		return partition.Result{}, err
+	}
+	select {
+	case res := <-ch:
+		return res, nil
+	case <-ctx.Done():
+		return partition.Result{}, ctx.Err()
+	}
 }

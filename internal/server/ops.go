@@ -26,18 +26,13 @@ func (o invocationOps) request(ctx context.Context, kind partition.Kind, id stri
 
 // request submits a record that carries a reply sink and waits for the leader's answer.
 func (n *Node) request(ctx context.Context, p uint16, r *partition.Record, attach func(*partition.Sink)) (partition.Result, error) {
-	id, ch := n.replies.Register()
-	defer n.replies.Unregister(id)
-	attach(&partition.Sink{Kind: partition.SinkIngress, Node: n.nodeID, RequestID: id})
-	if err := (dispatcher{n}).Submit(ctx, p, r); err != nil {
+	res, err := n.replies.Await(ctx, n.nodeID, attach, func(ctx context.Context) error {
+		return (dispatcher{n}).Submit(ctx, p, r)
+	})
+	if err != nil {
 		return partition.Result{}, &admin.InvocationError{Kind: admin.InvocationUnavailable, Err: err}
 	}
-	select {
-	case res := <-ch:
-		return res, nil
-	case <-ctx.Done():
-		return partition.Result{}, &admin.InvocationError{Kind: admin.InvocationUnavailable, Err: ctx.Err()}
-	}
+	return res, nil
 }
 
 // refusal maps a leader's refusal onto the admin API's error kinds; whenCompleted is the kind
