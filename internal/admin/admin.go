@@ -44,6 +44,8 @@ type Options struct {
 	Invocations InvocationOps
 	// Cluster answers /cluster-health and /cluster; nil reports ClusterName only.
 	Cluster     ClusterInfo
+	// Snapshots, if set, serves the partition snapshot endpoints.
+	Snapshots SnapshotOps
 	ClusterName string
 	// Query, if set, serves POST /query (SQL introspection).
 	Query http.Handler

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 )
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ params) error {
@@ -79,5 +80,43 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, _ params) error {
 		return errorf(http.StatusNotImplemented, "SQL introspection (POST /query) is not available on this server")
 	}
 	s.opts.Query.ServeHTTP(w, r)
+	return nil
+}
+
+func (s *Server) snapshotPartition(p params) (uint16, error) {
+	if s.opts.Snapshots == nil {
+		return 0, errorf(http.StatusNotImplemented, "partition snapshots are not available on this server")
+	}
+	raw := p["partition"]
+	id, err := strconv.ParseUint(raw, 10, 16)
+	if err != nil {
+		return 0, errorf(http.StatusBadRequest, "invalid partition id '%s': expected a number between 0 and 65535", raw)
+	}
+	return uint16(id), nil
+}
+
+func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request, p params) error {
+	id, err := s.snapshotPartition(p)
+	if err != nil {
+		return err
+	}
+	out, err := s.opts.Snapshots.CreateSnapshot(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) listSnapshots(w http.ResponseWriter, r *http.Request, p params) error {
+	id, err := s.snapshotPartition(p)
+	if err != nil {
+		return err
+	}
+	out, err := s.opts.Snapshots.ListSnapshots(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

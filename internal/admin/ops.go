@@ -140,6 +140,16 @@ type ClusterInfo interface {
 	ClusterStatus(ctx context.Context) (any, error)
 }
 
+// SnapshotOps serves the partition snapshot endpoints. Implementations return errors made
+// with Errorf to choose the status; others answer 500.
+type SnapshotOps interface {
+	CreateSnapshot(ctx context.Context, partition uint16) (any, error)
+	ListSnapshots(ctx context.Context, partition uint16) (any, error)
+}
+
+// Errorf makes an error that the admin API answers with the given status and message.
+func Errorf(status int, format string, args ...any) error { return errorf(status, format, args...) }
+
 // ClusterHealth is the body of GET /cluster-health.
 type ClusterHealth struct {
 	ClusterName string

@@ -55,6 +55,12 @@ func (s *Server) routeTable() []*route {
 		{method: http.MethodGet, pattern: "cluster", handle: s.clusterStatus, doc: routeDoc{
 			operationID: "cluster_status", summary: "Cluster status (extension; absent from Restate)", tag: "cluster_health",
 			responses: with(errs(404, 500), 200, "")}},
+		{method: http.MethodPost, pattern: "partitions/{partition}/snapshot", handle: s.createSnapshot, doc: routeDoc{
+			operationID: "create_partition_snapshot", summary: "Snapshot a partition to the snapshot repository now (extension; restatectl snapshots create)", tag: "snapshots",
+			responses: with(errs(400, 404, 503), 200, "")}},
+		{method: http.MethodGet, pattern: "partitions/{partition}/snapshots", handle: s.listSnapshots, doc: routeDoc{
+			operationID: "list_partition_snapshots", summary: "The snapshots of a partition in the snapshot repository (extension)", tag: "snapshots",
+			responses: with(errs(400, 404, 503), 200, "")}},
 		{method: http.MethodPost, pattern: "query", handle: s.query, doc: routeDoc{
 			operationID: "query", summary: "SQL introspection", tag: "introspection", request: "QueryRequest",
 			responses: with(errs(400, 501), 200, "")}},

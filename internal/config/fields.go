@@ -115,6 +115,7 @@ var fieldList = []*field{
 
 	stringField("worker.snapshots.destination", func(o *Options) *string { return &o.Worker.Snapshots.Destination }, objectStoreURL, true),
 	uintField("worker.snapshots.snapshot-interval-num-records", func(o *Options) *uint64 { return &o.Worker.Snapshots.SnapshotIntervalNumRecords }, 1, math.MaxUint64, true),
+	uintField("worker.snapshots.num-retained", func(o *Options) *uint64 { return &o.Worker.Snapshots.NumRetained }, 1, 1<<20, true),
 	stringField("worker.snapshots.aws-region", func(o *Options) *string { return &o.Worker.Snapshots.AwsRegion }, nil, true),
 	stringField("worker.snapshots.aws-endpoint-url", func(o *Options) *string { return &o.Worker.Snapshots.AwsEndpointURL }, httpURL, true),
 	stringField("worker.snapshots.aws-access-key-id", func(o *Options) *string { return &o.Worker.Snapshots.AwsAccessKeyID }, nil, true),

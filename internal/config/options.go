@@ -127,6 +127,7 @@ type InvokerOptions struct {
 type SnapshotsOptions struct {
 	Destination                string // destination, e.g. "s3://bucket/prefix"; "" = disabled
 	SnapshotIntervalNumRecords uint64 // snapshot-interval-num-records, 0 = no automatic snapshots
+	NumRetained                uint64 // num-retained: snapshots kept per partition, 0 = all
 	AwsRegion                  string // aws-region
 	AwsEndpointURL             string // aws-endpoint-url
 	AwsAccessKeyID             string // aws-access-key-id

@@ -54,7 +54,7 @@ var restateLeaves = setOf(
 	"worker.invoker.initial-max-send-streams",
 
 	"worker.snapshots.snapshot-interval", "worker.snapshots.enable-cleanup",
-	"worker.snapshots.num-retained", "worker.snapshots.export-concurrency-limit",
+	"worker.snapshots.export-concurrency-limit",
 
 	"bifrost.append-retry-max-interval", "bifrost.append-retry-min-interval",
 	"bifrost.auto-recovery-interval", "bifrost.disable-auto-improvement",

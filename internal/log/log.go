@@ -28,6 +28,10 @@ var ErrClosed = errors.New("log: closed")
 type Entry struct {
 	LSN  uint64
 	Data []byte
+	// Restore marks, instead of a record, a gap: the log no longer holds the records up to
+	// LSN (it was trimmed). A consumer whose state is older must first restore a snapshot of
+	// the partition taken at LSN or later.
+	Restore bool
 }
 
 // Consumer receives committed entries of one partition in lsn order. It runs on the log's
@@ -165,6 +169,15 @@ func (l *Local) Read(p uint16, from uint64, max int) ([]Entry, error) {
 		out = append(out, Entry{LSN: storage.LSNFromLogKey(it.Key()), Data: append([]byte{}, it.Value()...)})
 	}
 	return out, it.Error()
+}
+
+// TrimPoint is the lsn partition p's log was trimmed to (0 if never).
+func (l *Local) TrimPoint(p uint16) uint64 {
+	v, ok, err := storage.GetCopy(l.db, storage.MetaKey(fmt.Sprintf("log-trim/%d", p)))
+	if err != nil || !ok || len(v) != 8 {
+		return 0
+	}
+	return beUint64(v)
 }
 
 // TrimPrefix deletes records with lsn <= upTo.

@@ -5,6 +5,11 @@
 // A group's state machine receives committed entries in order; the host applies membership
 // changes itself. Raft entries and hard state live in the node's Pebble database, under their
 // own key space, and are kept in memory (raft.MemoryStorage) while the group is open.
+//
+// A group's log can be compacted up to a position its state machine can rebuild without the
+// entries (Group.Compact). The raft snapshot left at that position carries no state: a member
+// that needs entries from before it is told to restore its state from elsewhere (the partition
+// snapshot repository), see Restorer.
 package multiraft
 
 import (
@@ -37,6 +42,14 @@ type StateMachine interface {
 	Apply(entries []Committed)
 	// LeaderChanged reports the group's leader (0 = none known) and term as this node sees them.
 	LeaderChanged(leader, term uint64)
+}
+
+// Restorer is implemented by state machines whose group log can be compacted. Restore is
+// called, from the host's loop and before any later entry is applied, when the group's log
+// starts after index: the entries up to it are gone (a raft snapshot replaced them), so the
+// state machine must bring its state to at least index by other means. It must not block.
+type Restorer interface {
+	Restore(index uint64)
 }
 
 // Envelope is a raft message addressed to one group.
@@ -88,6 +101,16 @@ type Group struct {
 	leader, term uint64
 	// onConfChange is told about applied membership changes (to learn peer addresses).
 	onConfChange func(cc pb.ConfChangeI)
+	// confs is the membership in force from each index on, oldest first: a compaction's
+	// snapshot must carry the membership as of its own index. Only the host loop touches it.
+	confs []confAt
+	// compactTo is the highest position the state machine allows the log to be compacted to.
+	compactTo uint64
+}
+
+type confAt struct {
+	index uint64
+	cs    *pb.ConfState
 }
 
 // NewHost creates a host; Start runs it.
@@ -140,6 +163,8 @@ func groupKey(g GroupID, kind byte, index uint64) []byte {
 const (
 	kindEntry     = 'e'
 	kindHardState = 'h'
+	// kindSnapshot holds the raft snapshot (metadata only) at the log's compaction point.
+	kindSnapshot = 's'
 )
 
 // HasState reports whether this node holds raft state for the group (it was a member before).
@@ -161,6 +186,10 @@ func (h *Host) OpenGroup(id GroupID, peers []uint64, sm StateMachine, onConfChan
 	hasState, err := h.load(id, ms)
 	if err != nil {
 		return nil, err
+	}
+	var confs []confAt
+	if snap, _ := ms.Snapshot(); !raft.IsEmptySnap(snap) {
+		confs = []confAt{{snap.Metadata.GetIndex(), cloneConfState(snap.Metadata.ConfState)}}
 	}
 	rc := &raft.Config{
 		ID:                        h.cfg.NodeID,
@@ -187,7 +216,7 @@ func (h *Host) OpenGroup(id GroupID, peers []uint64, sm StateMachine, onConfChan
 			return nil, fmt.Errorf("multiraft: bootstrap group %d: %w", id, err)
 		}
 	}
-	g := &Group{id: id, host: h, rn: rn, storage: ms, sm: sm, onConfChange: onConfChange}
+	g := &Group{id: id, host: h, rn: rn, storage: ms, sm: sm, onConfChange: onConfChange, confs: confs}
 	h.groups[id] = g
 	h.wake()
 	return g, nil
@@ -203,6 +232,19 @@ func (h *Host) load(id GroupID, ms *raft.MemoryStorage) (bool, error) {
 	if err := proto.Unmarshal(v, &hs); err != nil {
 		return false, fmt.Errorf("multiraft: group %d: corrupt hard state: %w", id, err)
 	}
+	var snapIndex uint64
+	if v, ok, err := storage.GetCopy(h.cfg.DB, groupKey(id, kindSnapshot, 0)); err != nil {
+		return false, err
+	} else if ok {
+		snap := &pb.Snapshot{}
+		if err := proto.Unmarshal(v, snap); err != nil {
+			return false, fmt.Errorf("multiraft: group %d: corrupt snapshot: %w", id, err)
+		}
+		if err := ms.ApplySnapshot(snap); err != nil {
+			return false, fmt.Errorf("multiraft: group %d: snapshot: %w", id, err)
+		}
+		snapIndex = snap.Metadata.GetIndex()
+	}
 	prefix := groupKey(id, kindEntry, 0)[:6]
 	it, err := h.cfg.DB.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: storage.TablePrefixEnd(prefix)})
 	if err != nil {
@@ -214,6 +256,9 @@ func (h *Host) load(id GroupID, ms *raft.MemoryStorage) (bool, error) {
 		e := &pb.Entry{}
 		if err := proto.Unmarshal(it.Value(), e); err != nil {
 			return false, fmt.Errorf("multiraft: group %d: corrupt entry: %w", id, err)
+		}
+		if e.GetIndex() <= snapIndex {
+			continue // compacted; the deletion batch and the snapshot commit together, but be lenient
 		}
 		ents = append(ents, e)
 	}
@@ -330,6 +375,9 @@ func (h *Host) loop() {
 		}
 		h.mu.Unlock()
 		if len(readies) == 0 {
+			if tick {
+				h.compactGroups()
+			}
 			continue
 		}
 		if err := h.persist(readies); err != nil {
@@ -346,6 +394,9 @@ func (h *Host) loop() {
 			}
 		}
 		h.mu.Unlock()
+		if tick {
+			h.compactGroups()
+		}
 	}
 }
 
@@ -356,6 +407,16 @@ func (h *Host) persist(readies []groupReady) error {
 	defer b.Close()
 	dirty := false
 	for _, r := range readies {
+		if !raft.IsEmptySnap(r.rd.Snapshot) {
+			// A snapshot from the leader replaces this member's whole log.
+			v, err := proto.Marshal(r.rd.Snapshot)
+			if err != nil {
+				return err
+			}
+			_ = b.Set(groupKey(r.g.id, kindSnapshot, 0), v, nil)
+			_ = b.DeleteRange(groupKey(r.g.id, kindEntry, 0), groupKey(r.g.id, kindEntry, ^uint64(0)), nil)
+			dirty = true
+		}
 		if len(r.rd.Entries) > 0 {
 			first := r.rd.Entries[0].GetIndex()
 			// A new entry replaces any stored one at or after its index (a log conflict, rare).
@@ -387,6 +448,11 @@ func (h *Host) persist(readies []groupReady) error {
 		}
 	}
 	for _, r := range readies {
+		if !raft.IsEmptySnap(r.rd.Snapshot) {
+			if err := r.g.storage.ApplySnapshot(r.rd.Snapshot); err != nil {
+				return err
+			}
+		}
 		if len(r.rd.Entries) > 0 {
 			if err := r.g.storage.Append(r.rd.Entries); err != nil {
 				return err
@@ -414,11 +480,31 @@ func (h *Host) send(readies []groupReady) {
 	for to, envs := range out {
 		h.cfg.Transport.Send(to, envs)
 	}
+	// The transport does not confirm delivery. Reporting a snapshot as sent right away puts
+	// the follower back into probing: if the snapshot was lost, the follower rejects the next
+	// append and the leader sends the snapshot again, instead of waiting for it forever.
+	for _, r := range readies {
+		for _, m := range r.rd.Messages {
+			if m.GetType() == pb.MessageType_MsgSnap {
+				h.mu.Lock()
+				r.g.rn.ReportSnapshot(m.GetTo(), raft.SnapshotFinish)
+				h.mu.Unlock()
+			}
+		}
+	}
 }
 
 func (h *Host) apply(readies []groupReady) {
 	for _, r := range readies {
 		g := r.g
+		if snap := r.rd.Snapshot; !raft.IsEmptySnap(snap) {
+			g.confs = []confAt{{snap.Metadata.GetIndex(), cloneConfState(snap.Metadata.ConfState)}}
+			if rs, ok := g.sm.(Restorer); ok {
+				rs.Restore(snap.Metadata.GetIndex())
+			} else {
+				h.logger.Error("group received a snapshot but its state machine cannot restore", "group", g.id)
+			}
+		}
 		var batch []Committed
 		for _, e := range r.rd.CommittedEntries {
 			switch e.GetType() {
@@ -431,7 +517,7 @@ func (h *Host) apply(readies []groupReady) {
 					g.sm.Apply(batch)
 					batch = nil
 				}
-				h.applyConfChange(g, e)
+				h.applyConfChange(g, e.GetIndex(), e)
 			}
 		}
 		if len(batch) > 0 {
@@ -450,7 +536,7 @@ func (h *Host) apply(readies []groupReady) {
 	}
 }
 
-func (h *Host) applyConfChange(g *Group, e *pb.Entry) {
+func (h *Host) applyConfChange(g *Group, index uint64, e *pb.Entry) {
 	var cc pb.ConfChangeI
 	if e.GetType() == pb.EntryType_EntryConfChange {
 		c := &pb.ConfChange{}
@@ -468,8 +554,9 @@ func (h *Host) applyConfChange(g *Group, e *pb.Entry) {
 		cc = c
 	}
 	h.mu.Lock()
-	g.rn.ApplyConfChange(cc)
+	cs := g.rn.ApplyConfChange(cc)
 	h.mu.Unlock()
+	g.confs = append(g.confs, confAt{index, cloneConfState(cs)})
 	if g.onConfChange != nil {
 		g.onConfChange(cc)
 	}
@@ -490,3 +577,129 @@ func (q quietRaftLogger) Fatal(v ...any)                   { panic(fmt.Sprint(v.
 func (q quietRaftLogger) Fatalf(format string, v ...any)   { panic(fmt.Sprintf(format, v...)) }
 func (q quietRaftLogger) Panic(v ...any)                   { panic(fmt.Sprint(v...)) }
 func (q quietRaftLogger) Panicf(format string, v ...any)   { panic(fmt.Sprintf(format, v...)) }
+
+func cloneConfState(cs *pb.ConfState) *pb.ConfState {
+	if cs == nil {
+		return &pb.ConfState{}
+	}
+	return proto.Clone(cs).(*pb.ConfState)
+}
+
+// Compact allows the group's log to be compacted up to index: the state machine no longer
+// needs the entries up to it to rebuild its state. The host compacts at its next tick, never
+// past what it applied, and, on the leader, never past what a recently active follower still
+// has to receive (a follower behind the compaction point must restore from a snapshot).
+func (g *Group) Compact(index uint64) {
+	g.host.mu.Lock()
+	if index > g.compactTo {
+		g.compactTo = index
+	}
+	g.host.mu.Unlock()
+}
+
+// FirstIndex is the index of the first entry the group's log still holds; entries before it
+// were compacted away.
+func (g *Group) FirstIndex() uint64 {
+	i, _ := g.storage.FirstIndex()
+	return i
+}
+
+// SnapshotIndex is the position the log was compacted to (0 if never).
+func (g *Group) SnapshotIndex() uint64 {
+	snap, _ := g.storage.Snapshot()
+	return snap.Metadata.GetIndex()
+}
+
+// confStateAt is the membership in force at index.
+func (g *Group) confStateAt(index uint64) (*pb.ConfState, bool) {
+	var cs *pb.ConfState
+	found := false
+	for _, c := range g.confs {
+		if c.index > index {
+			break
+		}
+		cs, found = c.cs, true
+	}
+	return cs, found
+}
+
+// compactionPoint is where the group's log may be compacted to now (0 = nowhere).
+func (g *Group) compactionPoint(self uint64) uint64 {
+	g.host.mu.Lock()
+	target := g.compactTo
+	if target == 0 {
+		g.host.mu.Unlock()
+		return 0
+	}
+	st := g.rn.Status()
+	g.host.mu.Unlock()
+	idx := min(target, st.Applied)
+	if st.RaftState == raft.StateLeader {
+		for id, pr := range st.Progress {
+			if id != self && pr.RecentActive && pr.Match < idx {
+				idx = pr.Match
+			}
+		}
+	}
+	return idx
+}
+
+// compactGroups compacts the logs of groups whose state machines allowed it.
+func (h *Host) compactGroups() {
+	h.mu.Lock()
+	groups := make([]*Group, 0, len(h.groups))
+	for _, g := range h.groups {
+		if g.compactTo > 0 {
+			groups = append(groups, g)
+		}
+	}
+	h.mu.Unlock()
+	for _, g := range groups {
+		if err := h.compact(g); err != nil {
+			h.logger.Warn("compacting a raft log failed", "group", g.id, "err", err)
+		}
+	}
+}
+
+func (h *Host) compact(g *Group) error {
+	idx := g.compactionPoint(h.cfg.NodeID)
+	if idx <= g.SnapshotIndex() {
+		return nil
+	}
+	cs, ok := g.confStateAt(idx)
+	if !ok {
+		return nil // membership at idx unknown (not replayed yet): wait
+	}
+	snap, err := g.storage.CreateSnapshot(idx, cs, []byte{snapshotDataVersion})
+	if err != nil {
+		if errors.Is(err, raft.ErrSnapOutOfDate) {
+			return nil
+		}
+		return err
+	}
+	v, err := proto.Marshal(snap)
+	if err != nil {
+		return err
+	}
+	b := h.cfg.DB.NewBatch()
+	defer b.Close()
+	_ = b.Set(groupKey(g.id, kindSnapshot, 0), v, nil)
+	_ = b.DeleteRange(groupKey(g.id, kindEntry, 0), groupKey(g.id, kindEntry, idx+1), nil)
+	// Synced: the state machine's own writes up to idx, which went to the same write-ahead
+	// log without a sync, become durable no later than the entries disappear.
+	if err := b.Commit(pebble.Sync); err != nil {
+		return err
+	}
+	if err := g.storage.Compact(idx); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		return err
+	}
+	// Memberships before idx are no longer needed, except the one in force at idx.
+	for len(g.confs) > 1 && g.confs[1].index <= idx {
+		g.confs = g.confs[1:]
+	}
+	return nil
+}
+
+// snapshotDataVersion is the only byte of a compaction snapshot's data: the snapshot carries
+// no state, the receiver restores from the partition snapshot repository.
+const snapshotDataVersion = 1

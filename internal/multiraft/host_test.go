@@ -10,14 +10,27 @@ import (
 )
 
 type recordingSM struct {
-	mu      sync.Mutex
-	entries []string
-	leader  uint64
+	mu       sync.Mutex
+	entries  []string
+	leader   uint64
+	restored []uint64 // indexes of Restore calls
+	lastIdx  uint64
+}
+
+func (s *recordingSM) Restore(index uint64) {
+	s.mu.Lock()
+	s.restored = append(s.restored, index)
+	s.lastIdx = index
+	s.mu.Unlock()
 }
 
 func (s *recordingSM) Apply(c []Committed) {
 	s.mu.Lock()
 	for _, e := range c {
+		if e.Index <= s.lastIdx {
+			panic(fmt.Sprintf("entry %d applied after %d", e.Index, s.lastIdx))
+		}
+		s.lastIdx = e.Index
 		s.entries = append(s.entries, string(e.Data))
 	}
 	s.mu.Unlock()

@@ -70,6 +70,8 @@ func (p *Processor) apply(t *txn, r *Record) error {
 		return p.applyOutboxTruncate(t, r)
 	case KindSetState:
 		return p.applySetState(t, r)
+	case KindSnapshotTaken:
+		return p.applySnapshotTaken(t, r)
 	}
 	return fmt.Errorf("unknown record kind %s", r.Kind)
 }

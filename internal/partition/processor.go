@@ -53,6 +53,12 @@ type Config struct {
 	// CleanupInterval is how often the leader removes completed invocations whose retention
 	// has passed.
 	CleanupInterval time.Duration
+	// Restore replaces the partition's state with a snapshot taken at minLSN or later, when
+	// the log no longer holds the records this replica lacks. Nil: no snapshot repository.
+	Restore func(ctx context.Context, p uint16, minLSN uint64) error
+	// Trim lets the log drop the records up to upTo, which a durable snapshot covers. Every
+	// replica calls it when it applies the record announcing a newer snapshot.
+	Trim func(p uint16, upTo uint64)
 }
 
 // ErrNotLeader is returned for requests that only the leader can serve.
@@ -81,7 +87,15 @@ type Processor struct {
 	timerArmed  *time.Timer
 
 	effects []func()
-	outbox  outboxState
+	// onCommit runs after the current batch commits, on every replica.
+	onCommit []func()
+	outbox   outboxState
+
+	runCtx      context.Context
+	snapshotLSN atomic.Uint64 // newest snapshot announced in the log
+	snapshotAt  atomic.Int64  // when it was taken (unix ms)
+	trimTarget  atomic.Uint64 // where the log may be trimmed to (the previous snapshot)
+	restores    atomic.Uint64 // snapshots this replica restored
 
 	leaderEvents chan leaderEvent
 }
@@ -197,15 +211,10 @@ func (p *Processor) enqueue(entries []log.Entry) {
 
 // Run recovers the partition from its log and applies records until ctx ends.
 func (p *Processor) Run(ctx context.Context) error {
-	rd := reader{p: p.id, r: p.db}
-	var err error
-	if p.applied, err = rd.metaU64("applied"); err != nil {
+	p.runCtx = ctx
+	if err := p.loadPosition(); err != nil {
 		return err
 	}
-	if p.epoch, err = rd.metaU64("epoch"); err != nil {
-		return err
-	}
-	p.appliedLSN.Store(p.applied)
 	// Subscribe before reading the tail so nothing committed in between is missed; entries
 	// seen twice are skipped by lsn.
 	p.log.Subscribe(p.id, p.enqueue)
@@ -217,7 +226,7 @@ func (p *Processor) Run(ctx context.Context) error {
 		if len(entries) == 0 {
 			break
 		}
-		if err := p.applyBatch(entries); err != nil {
+		if err := p.applyEntries(entries); err != nil {
 			return err
 		}
 	}
@@ -243,7 +252,11 @@ func (p *Processor) Run(ctx context.Context) error {
 			batch := p.queue
 			p.queue = nil
 			p.queueMu.Unlock()
-			if err := p.applyBatch(batch); err != nil {
+			if err := p.applyEntries(batch); err != nil {
+				if ctx.Err() != nil {
+					p.stepDown()
+					return nil
+				}
 				p.logger.Error("apply failed; partition stops", "err", err)
 				p.stepDown()
 				return err
@@ -310,6 +323,25 @@ func (p *Processor) stepDown() {
 	}
 }
 
+// applyEntries applies records in batches, restoring a snapshot first where the log marks
+// a gap this replica's state falls into.
+func (p *Processor) applyEntries(entries []log.Entry) error {
+	start := 0
+	for i, e := range entries {
+		if !e.Restore {
+			continue
+		}
+		if err := p.applyBatch(entries[start:i]); err != nil {
+			return err
+		}
+		if err := p.restoreIfBehind(e.LSN); err != nil {
+			return err
+		}
+		start = i + 1
+	}
+	return p.applyBatch(entries[start:])
+}
+
 // applyBatch applies entries in one write batch, commits it without fsync (the log is the
 // durable copy; a crash replays from the last applied lsn), then runs the leader's effects.
 func (p *Processor) applyBatch(entries []log.Entry) error {
@@ -332,6 +364,7 @@ func (p *Processor) applyBatch(entries []log.Entry) error {
 	}
 	if applied == p.applied {
 		p.effects = p.effects[:0]
+		p.onCommit = p.onCommit[:0]
 		return nil
 	}
 	t.putMetaU64("applied", applied)
@@ -341,6 +374,11 @@ func (p *Processor) applyBatch(entries []log.Entry) error {
 	}
 	p.applied = applied
 	p.appliedLSN.Store(applied)
+	onCommit := p.onCommit
+	p.onCommit = nil
+	for _, f := range onCommit {
+		f()
+	}
 	effects := p.effects
 	p.effects = nil
 	for _, f := range effects {
@@ -348,6 +386,9 @@ func (p *Processor) applyBatch(entries []log.Entry) error {
 	}
 	return nil
 }
+
+// afterCommit queues f to run once the current batch is committed, on leader and followers.
+func (p *Processor) afterCommit(f func()) { p.onCommit = append(p.onCommit, f) }
 
 // effect queues a leader action to run after the current batch commits.
 func (p *Processor) effect(f func()) {

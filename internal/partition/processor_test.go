@@ -71,6 +71,11 @@ type harness struct {
 
 func newHarness(t *testing.T, dir string) *harness {
 	t.Helper()
+	return newHarnessWith(t, dir, nil)
+}
+
+func newHarnessWith(t *testing.T, dir string, configure func(*Config)) *harness {
+	t.Helper()
 	db, err := storage.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +85,11 @@ func newHarness(t *testing.T, dir string) *harness {
 		t.Fatal(err)
 	}
 	fx := newFakeEffects()
-	p := New(Config{ID: 0, Node: 1, DB: db, Log: l, Effects: fx})
+	cfg := Config{ID: 0, Node: 1, DB: db, Log: l, Effects: fx}
+	if configure != nil {
+		configure(&cfg)
+	}
+	p := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
@@ -280,6 +289,7 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Kind: KindSuspend, Inv: inv, WaitCompletions: []uint32{1, 2}, WaitSignals: []uint32{1}, WaitNames: []string{"n"}},
 		{Kind: KindAttemptFailed, Inv: inv, Failure: &Failure{Code: 570, Message: "mismatch"}, RelatedEntry: 3, NextRetryAt: 1000},
 		{Kind: KindTimerFired, Inv: inv, TimerKey: []byte("tk")},
+		{Kind: KindSnapshotTaken, Epoch: 2, UpTo: 1234, SnapshotID: "snap_abc"},
 	}
 	for _, r := range recs {
 		got, err := DecodeRecord(r.Encode())

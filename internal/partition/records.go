@@ -38,6 +38,7 @@ const (
 	KindRestartAsNew   Kind = 21 // start a completed invocation again with its input
 	KindOutboxTruncate Kind = 22 // messages up to a sequence number reached their partitions
 	KindSetState       Kind = 23 // replace an object's state (admin)
+	KindSnapshotTaken  Kind = 24 // a snapshot of the state at lsn UpTo is durable in the repository
 )
 
 func (k Kind) String() string {
@@ -88,6 +89,8 @@ func (k Kind) String() string {
 		return "OutboxTruncate"
 	case KindSetState:
 		return "SetState"
+	case KindSnapshotTaken:
+		return "SnapshotTaken"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -286,8 +289,10 @@ type Record struct {
 	// Attach: answer at once instead of waiting (get output).
 	NoWait bool
 
-	// OutboxTruncate
+	// OutboxTruncate; SnapshotTaken: the snapshot's applied lsn
 	UpTo uint64
+	// SnapshotTaken
+	SnapshotID string
 
 	// SetState
 	State []StateEntry
@@ -369,6 +374,9 @@ func (r *Record) Encode() []byte {
 		e.Bool(r.NoWait)
 	case KindOutboxTruncate:
 		e.Uvarint(r.UpTo)
+	case KindSnapshotTaken:
+		e.Uvarint(r.UpTo)
+		e.String(r.SnapshotID)
 	case KindSetState:
 		encodeTarget(&e, r.Target)
 		e.Uvarint(uint64(len(r.State)))
@@ -472,6 +480,9 @@ func DecodeRecord(b []byte) (*Record, error) {
 		r.NoWait = d.Bool()
 	case KindOutboxTruncate:
 		r.UpTo = d.Uvarint()
+	case KindSnapshotTaken:
+		r.UpTo = d.Uvarint()
+		r.SnapshotID = d.String()
 	case KindSetState:
 		r.Target = decodeTarget(d)
 		n := d.Uvarint()

@@ -89,7 +89,58 @@ func (l *Log) Open(p uint16, peers []uint64) error {
 	pl.mu.Lock()
 	pl.group = g
 	pl.mu.Unlock()
+	// A log compacted before this restart starts after its snapshot: tell the consumer, in
+	// case its state is older (a crash in the middle of restoring).
+	if idx := g.SnapshotIndex(); idx > 0 {
+		pl.deliverFirst(log.Entry{LSN: idx, Restore: true})
+	}
 	return nil
+}
+
+// deliverFirst hands e to the consumer ahead of the entries buffered for it.
+func (pl *partLog) deliverFirst(e log.Entry) {
+	pl.mu.Lock()
+	c := pl.consumer
+	if c == nil {
+		pl.buffered = append([]log.Entry{e}, pl.buffered...)
+	}
+	pl.mu.Unlock()
+	if c != nil {
+		c([]log.Entry{e})
+	}
+}
+
+// Restore is raft telling that the log now starts after index (a snapshot replaced the
+// entries this replica lacked): the consumer must restore its state from a partition snapshot.
+func (pl *partLog) Restore(index uint64) {
+	pl.mu.Lock()
+	if index > pl.applied {
+		pl.applied = index
+	}
+	c := pl.consumer
+	if c == nil {
+		pl.buffered = append(pl.buffered, log.Entry{LSN: index, Restore: true})
+	}
+	pl.mu.Unlock()
+	if c != nil {
+		c([]log.Entry{{LSN: index, Restore: true}})
+	}
+}
+
+// Trim lets partition p's log drop its records up to upTo, which a durable snapshot covers.
+// Replicas that are still behind keep what they need; see multiraft.Group.Compact.
+func (l *Log) Trim(p uint16, upTo uint64) {
+	if g := l.Group(p); g != nil {
+		g.Compact(upTo)
+	}
+}
+
+// TrimPoint is the position partition p's log on this node was trimmed to (0 if never).
+func (l *Log) TrimPoint(p uint16) uint64 {
+	if g := l.Group(p); g != nil {
+		return g.SnapshotIndex()
+	}
+	return 0
 }
 
 func (l *Log) part(p uint16) *partLog {

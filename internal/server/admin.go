@@ -20,6 +20,7 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 		Invocations:     invocationOps{n},
 		Query:           query.Handler(query.EngineTables(n.localProcs(), n.registry.Snapshot)...),
 		Cluster:         clusterInfo{n},
+		Snapshots:       snapshotOps{n},
 		Logger:          n.logger,
 	})
 }

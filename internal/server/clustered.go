@@ -56,6 +56,7 @@ func (n *Node) newCluster() error {
 	n.cluster.Server.Handle(methodSubmit, n.handleSubmit)
 	n.cluster.Server.Handle(methodPartitionStatus, n.handlePartitionStatus)
 	n.cluster.Server.Handle(methodDeliver, n.handleDeliver)
+	n.cluster.Server.Handle(methodSnapshot, n.handleSnapshot)
 	if path := os.Getenv(partitionFileEnv); path != "" {
 		go n.watchPartitionFile(path)
 	}
@@ -157,6 +158,10 @@ type partitionView struct {
 	Epoch   uint64 `json:"epoch"`
 	Applied uint64 `json:"applied"`
 	Durable uint64 `json:"durable"`
+	// Archived is the lsn of the newest snapshot in the repository (Restate's archived lsn);
+	// TrimPoint is where this replica's log was trimmed to.
+	Archived  uint64 `json:"archived"`
+	TrimPoint uint64 `json:"trim_point"`
 }
 
 func (n *Node) localPartitionView(p uint16) (partitionView, bool) {
@@ -168,7 +173,9 @@ func (n *Node) localPartitionView(p uint16) (partitionView, bool) {
 	v := partitionView{Leader: st.Lead, Epoch: st.HardState.GetTerm(), Durable: st.HardState.GetCommit()}
 	if proc := n.proc(p); proc != nil {
 		v.Applied = proc.AppliedLSN()
+		v.Archived = proc.SnapshotLSN()
 	}
+	v.TrimPoint = n.cluster.Log.TrimPoint(p)
 	if v.Durable > v.Applied {
 		v.Durable = v.Applied
 	}
@@ -350,12 +357,14 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 		LastSeen string   `json:"last_seen,omitempty"`
 	}
 	type partStatus struct {
-		ID       uint16   `json:"id"`
-		Leader   uint64   `json:"leader"`
-		Epoch    uint64   `json:"epoch"`
-		Replicas []uint64 `json:"replicas"`
-		Applied  uint64   `json:"applied"`
-		Durable  uint64   `json:"durable"`
+		ID        uint16   `json:"id"`
+		Leader    uint64   `json:"leader"`
+		Epoch     uint64   `json:"epoch"`
+		Replicas  []uint64 `json:"replicas"`
+		Applied   uint64   `json:"applied"`
+		Durable   uint64   `json:"durable"`
+		Archived  uint64   `json:"archived"`
+		TrimPoint uint64   `json:"trim_point"`
 	}
 	type metaStatus struct {
 		Members  []uint64          `json:"members"`
@@ -378,7 +387,7 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 				ns.Leads = append(ns.Leads, p.ID())
 			}
 			out.Partitions = append(out.Partitions, partStatus{ID: p.ID(), Leader: uint64(n.nodeID), Replicas: []uint64{uint64(n.nodeID)},
-				Applied: p.AppliedLSN(), Durable: n.log.Tail(p.ID())})
+				Applied: p.AppliedLSN(), Durable: n.log.Tail(p.ID()), Archived: p.SnapshotLSN(), TrimPoint: n.trimPoint(p.ID())})
 		}
 		out.Nodes = []nodeStatus{ns}
 		out.Metadata = metaStatus{Members: []uint64{uint64(n.nodeID)}, Leader: uint64(n.nodeID), Term: 1}
@@ -420,6 +429,7 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 				v = n.remotePartitionView(ctx, uint16(p), reps)
 			}
 			ps.Leader, ps.Epoch, ps.Applied, ps.Durable = v.Leader, v.Epoch, v.Applied, v.Durable
+			ps.Archived, ps.TrimPoint = v.Archived, v.TrimPoint
 			if ps.Leader != 0 {
 				alive[ps.Leader] = true
 			}

@@ -45,6 +45,7 @@ type Node struct {
 	log      log.Log
 	localLog *log.Local
 	cluster  *cluster.Cluster
+	snaps    *snapshotter // nil without a snapshot repository
 
 	procMu        sync.Mutex
 	procs         []*partition.Processor // by partition; nil where not replicated here
@@ -108,6 +109,10 @@ func (n *Node) start() (Addresses, error) {
 	}
 	n.defaults = schemaDefaults(n.opts)
 	n.replies = reply.NewRegistry()
+	if n.snaps, err = newSnapshotter(n); err != nil {
+		return Addresses{}, err
+	}
+	snapshotMetrics.add(n)
 	if clusterMode(n.opts) {
 		if err := n.newCluster(); err != nil {
 			return Addresses{}, err
@@ -176,6 +181,7 @@ func (n *Node) newProcessor(p uint16, raftLeadership bool) *partition.Processor 
 	return partition.New(partition.Config{
 		ID: p, Node: n.nodeID, DB: n.db, Log: n.log, Effects: &effects{n: n}, Router: router{n}, Logger: n.logger,
 		CleanupInterval: n.opts.Worker.CleanupInterval, RaftLeadership: raftLeadership,
+		Restore: n.restoreHook(), Trim: n.trimLog,
 	})
 }
 
@@ -243,6 +249,13 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 		if proc != nil {
 			n.runProcessor(proc)
 		}
+	}
+	if n.snaps != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.snaps.run(n.ctx)
+		}()
 	}
 	n.ingressGate.set(n.ingress)
 	n.adminGate.set(n.adminHandler(n.addrs.Ingress))
@@ -320,6 +333,7 @@ func (n *Node) Err() <-chan error { return n.errCh }
 
 // Close stops the node: listeners first, then attempts, then the processors and the log.
 func (n *Node) Close() {
+	snapshotMetrics.remove(n)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, s := range n.servers {

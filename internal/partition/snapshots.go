@@ -1,0 +1,117 @@
+package partition
+
+import (
+	"fmt"
+	"time"
+)
+
+// Snapshot bookkeeping in the partition's meta table. Every replica applies the records
+// that announce snapshots, so all of them agree on where the log may be trimmed.
+const (
+	metaSnapshotLSN  = "snapshot_lsn"  // newest announced snapshot
+	metaSnapshotPrev = "snapshot_prev" // the one before it: the log is trimmed up to here
+	metaSnapshotAt   = "snapshot_at"   // when the newest was taken (unix ms, proposer's clock)
+)
+
+// SnapshotLSN is the applied lsn of the newest snapshot announced in the log (0 if none).
+func (p *Processor) SnapshotLSN() uint64 { return p.snapshotLSN.Load() }
+
+// SnapshotCreatedAt is when the newest announced snapshot was taken (unix ms; 0 if none).
+func (p *Processor) SnapshotCreatedAt() int64 { return p.snapshotAt.Load() }
+
+// TrimTarget is the position up to which the log may be trimmed (0 if nowhere yet).
+func (p *Processor) TrimTarget() uint64 { return p.trimTarget.Load() }
+
+// Restores counts the snapshots this replica restored since it started.
+func (p *Processor) Restores() uint64 { return p.restores.Load() }
+
+// loadPosition reads the applied position, the epoch and the snapshot bookkeeping.
+func (p *Processor) loadPosition() error {
+	rd := reader{p: p.id, r: p.db}
+	var err error
+	if p.applied, err = rd.metaU64("applied"); err != nil {
+		return err
+	}
+	if p.epoch, err = rd.metaU64("epoch"); err != nil {
+		return err
+	}
+	newest, err := rd.metaU64(metaSnapshotLSN)
+	if err != nil {
+		return err
+	}
+	prev, err := rd.metaU64(metaSnapshotPrev)
+	if err != nil {
+		return err
+	}
+	at, err := rd.metaU64(metaSnapshotAt)
+	if err != nil {
+		return err
+	}
+	p.snapshotAt.Store(int64(at))
+	p.appliedLSN.Store(p.applied)
+	p.snapshotLSN.Store(newest)
+	p.trimTarget.Store(prev)
+	if prev > 0 && p.cfg.Trim != nil {
+		p.cfg.Trim(p.id, prev)
+	}
+	return nil
+}
+
+// applySnapshotTaken records a newer snapshot. The log is trimmed up to the previous one,
+// not this one: should the newest snapshot turn out unreadable, a replica that has to
+// restore can still fall back to the previous snapshot and replay the log from there.
+func (p *Processor) applySnapshotTaken(t *txn, r *Record) error {
+	newest, err := t.metaU64(metaSnapshotLSN)
+	if err != nil || r.UpTo <= newest {
+		return err
+	}
+	t.putMetaU64(metaSnapshotLSN, r.UpTo)
+	t.putMetaU64(metaSnapshotPrev, newest)
+	t.putMetaU64(metaSnapshotAt, uint64(r.CreatedAt))
+	p.afterCommit(func() {
+		p.snapshotAt.Store(r.CreatedAt)
+		p.snapshotLSN.Store(r.UpTo)
+		p.trimTarget.Store(newest)
+		if newest > 0 && p.cfg.Trim != nil {
+			p.cfg.Trim(p.id, newest)
+		}
+	})
+	return nil
+}
+
+// restoreIfBehind brings the state to at least lsn from the snapshot repository, when the
+// log told us it no longer holds the records up to lsn and our state is older. It retries
+// until it succeeds or the processor stops: the partition cannot make progress without it.
+func (p *Processor) restoreIfBehind(lsn uint64) error {
+	if p.applied >= lsn {
+		return nil
+	}
+	p.stepDown()
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		var err error
+		if p.cfg.Restore == nil {
+			err = fmt.Errorf("the log was trimmed at lsn %d, beyond this replica's state at %d, but no snapshot repository is configured (worker.snapshots.destination)", lsn, p.applied)
+		} else {
+			err = p.cfg.Restore(p.runCtx, p.id, lsn)
+		}
+		if err == nil {
+			if err := p.loadPosition(); err != nil {
+				return err
+			}
+			if p.applied >= lsn {
+				p.restores.Add(1)
+				p.logger.Info("restored the partition from a snapshot", "applied", p.applied, "needed", lsn)
+				return nil
+			}
+			err = fmt.Errorf("the restored snapshot is at lsn %d, older than the log's start %d", p.applied, lsn)
+		}
+		p.logger.Error("restoring the partition from a snapshot failed; retrying", "attempt", attempt, "needed", lsn, "err", err, "retry_in", backoff)
+		select {
+		case <-p.runCtx.Done():
+			return p.runCtx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}

@@ -1,0 +1,492 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/restatego/restate/internal/admin"
+	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/snapshot"
+)
+
+// snapshotter takes partition snapshots into the repository: automatically on the leader of
+// each partition every snapshot-interval-num-records applied records, and on demand. Uploads
+// run beside the partitions, never in their way: a slow or unreachable object store delays
+// snapshots (and so log trimming), not requests.
+type snapshotter struct {
+	n        *Node
+	repo     snapshot.Repository
+	dest     string // for messages; secrets never appear in it
+	interval uint64
+	tmp      string
+	// exporting admits one export and upload at a time per node, so snapshots of many
+	// partitions do not crowd out the partitions' own work.
+	exporting chan struct{}
+
+	mu    sync.Mutex
+	parts map[uint16]*partSnapshots
+}
+
+// partSnapshots is one partition's snapshot bookkeeping on this node.
+type partSnapshots struct {
+	busy sync.Mutex // one snapshot of a partition at a time
+
+	// Guarded by snapshotter.mu.
+	failures  int       // consecutive failed attempts
+	retryAt   time.Time // no automatic attempt before
+	succeeded uint64
+	failed    uint64
+	restored  uint64
+	lastBytes int64
+	lastSecs  float64
+}
+
+// Automatic snapshots back off up to this long after failures.
+const maxSnapshotBackoff = time.Minute
+
+func newSnapshotter(n *Node) (*snapshotter, error) {
+	so := n.opts.Worker.Snapshots
+	if so.Destination == "" {
+		return nil, nil
+	}
+	d, err := snapshot.ParseDestination(so.Destination, snapshot.S3Options{
+		Region:          so.AwsRegion,
+		EndpointURL:     so.AwsEndpointURL,
+		AccessKeyID:     so.AwsAccessKeyID,
+		SecretAccessKey: so.AwsSecretAccessKey.Reveal(),
+		SessionToken:    so.AwsSessionToken.Reveal(),
+		AllowHTTP:       so.AwsAllowHTTP,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("worker.snapshots.destination: %w", err)
+	}
+	logger := n.logger.With("component", "snapshots")
+	repo, err := snapshot.Open(d, snapshot.Options{
+		Keep: int(so.NumRetained),
+		Logf: func(format string, args ...any) { logger.Warn(fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &snapshotter{
+		n: n, repo: repo, dest: d.String(), interval: so.SnapshotIntervalNumRecords,
+		tmp:       filepath.Join(n.opts.NodeDir(), "snapshot-staging"),
+		exporting: make(chan struct{}, 1),
+		parts:     map[uint16]*partSnapshots{},
+	}
+	// Leftovers of a crash mid-snapshot are useless.
+	_ = os.RemoveAll(s.tmp)
+	logger.Info("partition snapshots enabled", "destination", s.dest, "interval-num-records", s.interval, "num-retained", so.NumRetained)
+	return s, nil
+}
+
+func (s *snapshotter) part(p uint16) *partSnapshots {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ps := s.parts[p]
+	if ps == nil {
+		ps = &partSnapshots{}
+		s.parts[p] = ps
+	}
+	return ps
+}
+
+func (s *snapshotter) identity() (clusterName, fingerprint string) {
+	clusterName = s.n.opts.ClusterName
+	if s.n.cluster != nil {
+		if nc := s.n.cluster.Nodes(); nc != nil {
+			fingerprint = nc.Fingerprint
+		}
+	}
+	return clusterName, fingerprint
+}
+
+// run takes automatic snapshots until the node stops.
+func (s *snapshotter) run(ctx context.Context) {
+	if s.interval == 0 {
+		return
+	}
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, proc := range s.n.localProcs() {
+			if !proc.IsLeader() || proc.AppliedLSN() < proc.SnapshotLSN()+s.interval {
+				continue
+			}
+			ps := s.part(proc.ID())
+			s.mu.Lock()
+			wait := time.Now().Before(ps.retryAt)
+			s.mu.Unlock()
+			if wait || !ps.busy.TryLock() {
+				continue
+			}
+			s.n.wg.Add(1)
+			go func() {
+				defer s.n.wg.Done()
+				defer ps.busy.Unlock()
+				_, _ = s.take(ctx, proc, ps)
+			}()
+		}
+	}
+}
+
+// snapshotResult is the answer of the on-demand endpoint.
+type snapshotResult struct {
+	PartitionID   uint16 `json:"partition_id"`
+	SnapshotID    string `json:"snapshot_id"`
+	MinAppliedLSN uint64 `json:"min_applied_lsn"`
+	Path          string `json:"path"`
+	SizeBytes     int64  `json:"size_bytes"`
+	CreatedAt     string `json:"created_at"`
+	NodeName      string `json:"node_name"`
+}
+
+// take exports proc's partition, uploads it and announces it in the partition's log, which
+// lets every replica trim the log up to the previous snapshot. The caller holds ps.busy.
+func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *partSnapshots) (*snapshotResult, error) {
+	select {
+	case s.exporting <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.exporting }()
+	p := proc.ID()
+	start := time.Now()
+	res, err := s.export(ctx, proc)
+	s.mu.Lock()
+	if err != nil {
+		ps.failed++
+		ps.failures++
+		ps.retryAt = time.Now().Add(min(time.Duration(1<<min(ps.failures, 10))*time.Second, maxSnapshotBackoff))
+		retryIn := time.Until(ps.retryAt).Round(time.Second)
+		s.mu.Unlock()
+		if ctx.Err() == nil {
+			s.n.logger.Warn("partition snapshot failed; the log is not trimmed until one succeeds", "partition", p, "destination", s.dest, "err", err, "retry_in", retryIn)
+		}
+		return nil, err
+	}
+	ps.failures, ps.retryAt = 0, time.Time{}
+	ps.succeeded++
+	ps.lastBytes = res.SizeBytes
+	ps.lastSecs = time.Since(start).Seconds()
+	s.mu.Unlock()
+	snapshotDuration.Observe(time.Since(start).Seconds())
+	s.n.logger.Info("partition snapshot taken", "partition", p, "lsn", res.MinAppliedLSN, "snapshot", res.SnapshotID, "bytes", res.SizeBytes, "took", time.Since(start).Round(time.Millisecond))
+	return res, nil
+}
+
+func (s *snapshotter) export(ctx context.Context, proc *partition.Processor) (*snapshotResult, error) {
+	p := proc.ID()
+	dir := filepath.Join(s.tmp, fmt.Sprintf("p%d-%d", p, time.Now().UnixNano()))
+	defer os.RemoveAll(dir)
+	lsn, err := snapshot.ExportPartition(s.n.db, p, dir)
+	if err != nil {
+		return nil, err
+	}
+	name, fp := s.identity()
+	uctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	m, err := s.repo.Put(uctx, snapshot.Meta{
+		PartitionID: p, ClusterName: name, ClusterFingerprint: fp, NodeName: s.n.opts.NodeName, MinAppliedLSN: lsn,
+	}, dir)
+	if err != nil {
+		return nil, err
+	}
+	var size int64
+	for _, f := range m.Files {
+		size += f.Size
+	}
+	// Announce it: every replica records it and trims its log up to the previous snapshot.
+	// If this fails (leadership moved), the snapshot is still usable for restores; the next
+	// one will be announced.
+	if err := proc.Submit(ctx, &partition.Record{Kind: partition.KindSnapshotTaken, UpTo: lsn, SnapshotID: m.SnapshotID}); err != nil {
+		s.n.logger.Warn("announcing a partition snapshot in the log failed", "partition", p, "lsn", lsn, "err", err)
+	}
+	return &snapshotResult{
+		PartitionID: p, SnapshotID: m.SnapshotID, MinAppliedLSN: lsn, Path: m.Path, SizeBytes: size,
+		CreatedAt: m.CreatedAt.UTC().Format(time.RFC3339Nano), NodeName: m.NodeName,
+	}, nil
+}
+
+// restoreHook is the processors' way to restore from the repository (nil without one).
+func (n *Node) restoreHook() func(ctx context.Context, p uint16, minLSN uint64) error {
+	if n.snaps == nil {
+		return nil
+	}
+	return n.snaps.restore
+}
+
+// restore replaces partition p's state with the newest valid snapshot at minLSN or later.
+func (s *snapshotter) restore(ctx context.Context, p uint16, minLSN uint64) error {
+	dir := filepath.Join(s.tmp, fmt.Sprintf("restore-p%d-%d", p, time.Now().UnixNano()))
+	defer os.RemoveAll(dir)
+	name, fp := s.identity()
+	m, err := s.repo.Fetch(ctx, p, name, fp, dir)
+	if err != nil {
+		return err
+	}
+	if m.MinAppliedLSN < minLSN {
+		return fmt.Errorf("the newest valid snapshot of partition %d (%s) is at lsn %d, but the log starts after %d", p, m.Path, m.MinAppliedLSN, minLSN)
+	}
+	if err := snapshot.ImportPartition(s.n.db, p, dir); err != nil {
+		return err
+	}
+	ps := s.part(p)
+	s.mu.Lock()
+	ps.restored++
+	s.mu.Unlock()
+	s.n.logger.Info("partition restored from snapshot", "partition", p, "snapshot", m.SnapshotID, "lsn", m.MinAppliedLSN)
+	return nil
+}
+
+// ---- on demand ----
+
+const methodSnapshot = "partition.snapshot"
+
+var errNoRepository = admin.Errorf(http.StatusBadRequest, "no snapshot repository is configured: set worker.snapshots.destination (RESTATE_WORKER__SNAPSHOTS__DESTINATION)")
+
+// createSnapshot snapshots partition p now, on its leader (this node or another).
+func (n *Node) createSnapshot(ctx context.Context, p uint16) (*snapshotResult, error) {
+	if n.snaps == nil {
+		return nil, errNoRepository
+	}
+	if err := n.knownPartition(p); err != nil {
+		return nil, err
+	}
+	if proc := n.proc(p); proc != nil && proc.IsLeader() {
+		return n.snaps.createLocal(ctx, proc)
+	}
+	if n.cluster == nil {
+		return nil, admin.Errorf(http.StatusServiceUnavailable, "partition %d has no leader yet; try again", p)
+	}
+	leader, _ := n.cluster.Log.Leader(p)
+	candidates := []uint64{}
+	if leader != 0 && leader != uint64(n.nodeID) {
+		candidates = append(candidates, leader)
+	}
+	if table := n.cluster.Partitions(); table != nil && int(p) < len(table.Replicas) {
+		for _, r := range table.Replicas[p] {
+			if r != leader && r != uint64(n.nodeID) {
+				candidates = append(candidates, r)
+			}
+		}
+	}
+	var lastErr error = fmt.Errorf("no replica of partition %d is reachable", p)
+	for _, node := range candidates {
+		out, err := n.cluster.Client.Call(ctx, node, methodSnapshot, binary.BigEndian.AppendUint16(nil, p))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		var res snapshotResult
+		if err := json.Unmarshal(out, &res); err != nil {
+			return nil, err
+		}
+		return &res, nil
+	}
+	return nil, admin.Errorf(http.StatusServiceUnavailable, "could not snapshot partition %d: %v", p, lastErr)
+}
+
+func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor) (*snapshotResult, error) {
+	ps := s.part(proc.ID())
+	ps.busy.Lock()
+	defer ps.busy.Unlock()
+	res, err := s.take(ctx, proc, ps)
+	if err != nil {
+		return nil, admin.Errorf(http.StatusServiceUnavailable, "snapshot of partition %d to %s failed: %v", proc.ID(), s.dest, err)
+	}
+	return res, nil
+}
+
+// handleSnapshot serves another node's on-demand request, when this node leads the partition.
+func (n *Node) handleSnapshot(ctx context.Context, from uint64, body []byte) ([]byte, error) {
+	if len(body) != 2 {
+		return nil, errors.New("bad snapshot request")
+	}
+	p := binary.BigEndian.Uint16(body)
+	proc := n.proc(p)
+	if n.snaps == nil {
+		return nil, errNoRepository
+	}
+	if proc == nil || !proc.IsLeader() {
+		return nil, fmt.Errorf("node %d does not lead partition %d", n.nodeID, p)
+	}
+	res, err := n.snaps.createLocal(ctx, proc)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(res)
+}
+
+func (n *Node) knownPartition(p uint16) error {
+	n.procMu.Lock()
+	num := n.numPartitions
+	n.procMu.Unlock()
+	if p >= num {
+		return admin.Errorf(http.StatusNotFound, "partition %d does not exist; this cluster has %d partitions (0 to %d)", p, num, int(num)-1)
+	}
+	return nil
+}
+
+// snapshotOps serves the admin API's snapshot endpoints.
+type snapshotOps struct{ n *Node }
+
+func (o snapshotOps) CreateSnapshot(ctx context.Context, p uint16) (any, error) {
+	return o.n.createSnapshot(ctx, p)
+}
+
+func (o snapshotOps) ListSnapshots(ctx context.Context, p uint16) (any, error) {
+	if o.n.snaps == nil {
+		return nil, errNoRepository
+	}
+	if err := o.n.knownPartition(p); err != nil {
+		return nil, err
+	}
+	ms, err := o.n.snaps.repo.List(ctx, p)
+	if err != nil {
+		return nil, admin.Errorf(http.StatusServiceUnavailable, "listing the snapshots of partition %d in %s failed: %v", p, o.n.snaps.dest, err)
+	}
+	out := struct {
+		PartitionID uint16              `json:"partition_id"`
+		Latest      *snapshot.Latest    `json:"latest"`
+		Snapshots   []snapshot.Manifest `json:"snapshots"`
+	}{PartitionID: p, Snapshots: ms}
+	if l, err := o.n.snaps.repo.Latest(ctx, p); err == nil {
+		out.Latest = l
+	}
+	if out.Snapshots == nil {
+		out.Snapshots = []snapshot.Manifest{}
+	}
+	return out, nil
+}
+
+// ---- metrics ----
+
+var snapshotDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+	Name:    "restate_partition_snapshot_duration_seconds",
+	Help:    "Time to export and upload one partition snapshot.",
+	Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
+})
+
+var (
+	descSnapshots     = prometheus.NewDesc("restate_partition_snapshots_total", "Partition snapshots this node attempted, by outcome.", []string{"partition", "outcome"}, nil)
+	descSnapshotBytes = prometheus.NewDesc("restate_partition_snapshot_size_bytes", "Size of the last snapshot this node took of the partition.", []string{"partition"}, nil)
+	descSnapshotSecs  = prometheus.NewDesc("restate_partition_snapshot_last_duration_seconds", "Duration of the last snapshot this node took of the partition.", []string{"partition"}, nil)
+	descSnapshotAge   = prometheus.NewDesc("restate_partition_snapshot_age_seconds", "Age of the newest snapshot announced in the partition's log.", []string{"partition"}, nil)
+	descSnapshotLSN   = prometheus.NewDesc("restate_partition_snapshot_lsn", "Applied lsn of the newest snapshot announced in the partition's log (the archived lsn).", []string{"partition"}, nil)
+	descTrimPoint     = prometheus.NewDesc("restate_partition_log_trim_point", "Position the partition's log on this node is trimmed to.", []string{"partition"}, nil)
+	descRestores      = prometheus.NewDesc("restate_partition_snapshot_restores_total", "Snapshots this node restored the partition from.", []string{"partition"}, nil)
+)
+
+var registerSnapshotMetrics sync.Once
+
+// snapshotCollector reports the snapshot metrics of the nodes in this process.
+type snapshotCollector struct {
+	mu    sync.Mutex
+	nodes map[*Node]bool
+}
+
+var snapshotMetrics = &snapshotCollector{nodes: map[*Node]bool{}}
+
+func (c *snapshotCollector) add(n *Node) {
+	registerSnapshotMetrics.Do(func() {
+		prometheus.MustRegister(snapshotDuration)
+		prometheus.MustRegister(c)
+	})
+	c.mu.Lock()
+	c.nodes[n] = true
+	c.mu.Unlock()
+}
+
+func (c *snapshotCollector) remove(n *Node) {
+	c.mu.Lock()
+	delete(c.nodes, n)
+	c.mu.Unlock()
+}
+
+func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSnapshots, descSnapshotBytes, descSnapshotSecs, descSnapshotAge, descSnapshotLSN, descTrimPoint, descRestores} {
+		ch <- d
+	}
+}
+
+func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	nodes := make([]*Node, 0, len(c.nodes))
+	for n := range c.nodes {
+		nodes = append(nodes, n)
+	}
+	c.mu.Unlock()
+	for _, n := range nodes {
+		n.collectSnapshotMetrics(ch)
+	}
+}
+
+func (n *Node) collectSnapshotMetrics(ch chan<- prometheus.Metric) {
+	for _, proc := range n.localProcs() {
+		p := strconv.Itoa(int(proc.ID()))
+		if lsn := proc.SnapshotLSN(); lsn > 0 {
+			ch <- prometheus.MustNewConstMetric(descSnapshotLSN, prometheus.GaugeValue, float64(lsn), p)
+			if at := proc.SnapshotCreatedAt(); at > 0 {
+				ch <- prometheus.MustNewConstMetric(descSnapshotAge, prometheus.GaugeValue, time.Since(time.UnixMilli(at)).Seconds(), p)
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(descTrimPoint, prometheus.GaugeValue, float64(n.trimPoint(proc.ID())), p)
+	}
+	if n.snaps == nil {
+		return
+	}
+	n.snaps.mu.Lock()
+	defer n.snaps.mu.Unlock()
+	for id, ps := range n.snaps.parts {
+		p := strconv.Itoa(int(id))
+		ch <- prometheus.MustNewConstMetric(descSnapshots, prometheus.CounterValue, float64(ps.succeeded), p, "success")
+		ch <- prometheus.MustNewConstMetric(descSnapshots, prometheus.CounterValue, float64(ps.failed), p, "failure")
+		ch <- prometheus.MustNewConstMetric(descRestores, prometheus.CounterValue, float64(ps.restored), p)
+		if ps.succeeded > 0 {
+			ch <- prometheus.MustNewConstMetric(descSnapshotBytes, prometheus.GaugeValue, float64(ps.lastBytes), p)
+			ch <- prometheus.MustNewConstMetric(descSnapshotSecs, prometheus.GaugeValue, ps.lastSecs, p)
+		}
+	}
+}
+
+// ---- log trimming ----
+
+// trimLog lets partition p's log drop the records up to upTo (covered by a snapshot).
+func (n *Node) trimLog(p uint16, upTo uint64) {
+	if n.cluster != nil {
+		n.cluster.Log.Trim(p, upTo)
+		return
+	}
+	if n.localLog != nil {
+		if err := n.localLog.TrimPrefix(p, upTo); err != nil {
+			n.logger.Warn("trimming the partition log failed", "partition", p, "err", err)
+		}
+	}
+}
+
+// trimPoint is where partition p's log on this node is trimmed to.
+func (n *Node) trimPoint(p uint16) uint64 {
+	if n.cluster != nil {
+		return n.cluster.Log.TrimPoint(p)
+	}
+	if n.localLog != nil {
+		return n.localLog.TrimPoint(p)
+	}
+	return 0
+}
