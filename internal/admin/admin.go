@@ -43,9 +43,9 @@ type Options struct {
 	// Invocations handles invocation management and state edits; nil answers 501.
 	Invocations InvocationOps
 	// Cluster answers /cluster-health and /cluster; nil reports ClusterName only.
-	Cluster     ClusterInfo
+	Cluster ClusterInfo
 	// Snapshots, if set, serves the partition snapshot endpoints.
-	Snapshots SnapshotOps
+	Snapshots   SnapshotOps
 	ClusterName string
 	// Query, if set, serves POST /query (SQL introspection).
 	Query http.Handler
