@@ -47,6 +47,10 @@ type PartitionStatus struct {
 	// the partition's state is durable.
 	Applied uint64 `json:"applied"`
 	Durable uint64 `json:"durable"`
+	// Archived is the lsn of the newest snapshot announced for the partition; TrimPoint is
+	// where the answering replica's log was trimmed to.
+	Archived  uint64 `json:"archived"`
+	TrimPoint uint64 `json:"trim_point"`
 }
 
 // MetadataStatus is the raft metadata quorum as GET /cluster reports it.

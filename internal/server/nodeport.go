@@ -51,6 +51,7 @@ func (n *Node) nodeHandler() http.Handler {
 		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.HandleFunc("GET /debug/partitions/{partition}/digest", n.servePartitionDigest)
 	// Go's profiler, as Restate serves its heap profiles on this port.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

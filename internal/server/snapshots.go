@@ -490,3 +490,24 @@ func (n *Node) trimPoint(p uint16) uint64 {
 	}
 	return 0
 }
+
+// servePartitionDigest answers with a digest of this replica's copy of a partition: replicas
+// at the same applied lsn must have the same digest (used by tests and for diagnosing).
+func (n *Node) servePartitionDigest(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("partition"), 10, 16)
+	if err != nil {
+		http.Error(w, "invalid partition id", http.StatusBadRequest)
+		return
+	}
+	if n.proc(uint16(id)) == nil {
+		http.Error(w, fmt.Sprintf("partition %d is not replicated on this node", id), http.StatusNotFound)
+		return
+	}
+	d, err := snapshot.DigestPartition(n.db, uint16(id))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("content-type", "application/json")
+	_ = json.NewEncoder(w).Encode(d)
+}

@@ -6,87 +6,23 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
-)
 
-// Test-only credentials of the throwaway gateway; never real secrets.
-const (
-	gwAccessKey = "snapshottestkey"
-	gwSecretKey = "snapshottestsecret0123456789"
+	"github.com/restatego/restate/internal/testharness"
 )
-
-// startVersityGW runs a versitygw posix gateway for the test, or skips when the binary is not
-// available ($VERSITYGW or versitygw on PATH). Building it takes minutes, so CI installs it
-// ahead of the test run instead of the test doing so.
-func startVersityGW(t *testing.T) (endpoint string) {
-	t.Helper()
-	bin := os.Getenv("VERSITYGW")
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("versitygw"); err != nil {
-			t.Skip("versitygw not installed (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)")
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	root := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "--port", addr, "posix", "--sidecar", filepath.Join(root, "meta"), filepath.Join(root, "data"))
-	for _, d := range []string{"meta", "data"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+gwAccessKey, "ROOT_SECRET_KEY="+gwSecretKey)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("versitygw did not start on %s: %s", addr, logs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "http://" + addr
-}
 
 func TestS3Repository(t *testing.T) {
-	endpoint := startVersityGW(t)
+	gw := testharness.StartObjectStore(t)
 	ctx := context.Background()
-	host := strings.TrimPrefix(endpoint, "http://")
-	admin, err := minio.New(host, &minio.Options{Creds: credentials.NewStaticV4(gwAccessKey, gwSecretKey, ""), Region: "us-east-1", BucketLookup: minio.BucketLookupPath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.MakeBucket(ctx, "snaps", minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
-		t.Fatalf("make bucket: %v", err)
-	}
-	opts := S3Options{EndpointURL: endpoint, Region: "us-east-1", AccessKeyID: gwAccessKey, SecretAccessKey: gwSecretKey, AllowHTTP: true}
+	admin := gw.Client
+	gw.MakeBucket("snaps")
+	opts := S3Options{EndpointURL: gw.Endpoint, Region: testharness.ObjectStoreRegion, AccessKeyID: testharness.ObjectStoreAccessKey,
+		SecretAccessKey: testharness.ObjectStoreSecretKey, AllowHTTP: true}
 	d, err := ParseDestination("s3://snaps/cluster/snapshots", opts)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +108,7 @@ func TestS3Repository(t *testing.T) {
 			t.Fatalf("fetch with wrong secret: %v", err)
 		}
 		msg := fmt.Sprint(err)
-		if strings.Contains(msg, "wrong-secret-value-xyz") || strings.Contains(msg, gwAccessKey) {
+		if strings.Contains(msg, "wrong-secret-value-xyz") || strings.Contains(msg, testharness.ObjectStoreAccessKey) {
 			t.Fatalf("error leaks a credential: %s", msg)
 		}
 	})
