@@ -22,6 +22,7 @@ const (
 	snapshotPrefix     = "snapshots"
 	snapshotInterval   = 200
 	snapshotPartitions = 4
+	snapshotsRetained  = 4
 )
 
 // TestSnapshotsTrimRestoreAndOutage runs a cluster with snapshots in a real S3 server under
@@ -34,7 +35,8 @@ func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
 	store := testharness.StartObjectStore(t)
 	store.MakeBucket(snapshotBucket)
 	env := append(store.ServerEnv(snapshotBucket, snapshotPrefix),
-		"RESTATE_WORKER__SNAPSHOTS__SNAPSHOT_INTERVAL_NUM_RECORDS="+strconv.Itoa(snapshotInterval))
+		"RESTATE_WORKER__SNAPSHOTS__SNAPSHOT_INTERVAL_NUM_RECORDS="+strconv.Itoa(snapshotInterval),
+		"RESTATE_WORKER__SNAPSHOTS__NUM_RETAINED="+strconv.Itoa(snapshotsRetained))
 	r := newRig(t, ch.Options{SharedBaseDir: true, Partitions: snapshotPartitions, Env: env})
 	r.startLoad()
 
@@ -102,9 +104,6 @@ func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
 		if a.Archived != b.Archived || a.TrimPoint != b.TrimPoint {
 			t.Errorf("partition %d during the outage: archived %d -> %d, trimmed %d -> %d; nothing may change", p, b.Archived, a.Archived, b.TrimPoint, a.TrimPoint)
 		}
-		if a.Applied <= b.Applied+snapshotInterval {
-			t.Logf("partition %d applied only %d records during the outage", p, a.Applied-b.Applied)
-		}
 	}
 	if stuck := r.keysWithoutProgress(outage.Add(time.Second), time.Now()); len(stuck) > 0 {
 		t.Errorf("keys without a successful request during the object store outage: %v", stuck)
@@ -121,7 +120,7 @@ func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
 	eventually(t, 90*time.Second, "snapshots to resume after the outage", func() error {
 		now := localViews(t, r.c.Node(1))
 		for p, a := range after {
-			if now[p].Archived <= a.Archived {
+			if !forced[p] && now[p].Archived <= a.Archived {
 				return fmt.Errorf("partition %d: newest snapshot still at %d", p, a.Archived)
 			}
 		}
@@ -158,6 +157,46 @@ func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
 	r.c.MustBeReady()
 	time.Sleep(settle)
 	r.stopAndCheck()
+	checkReplicasIdentical(t, r.c)
+
+	// A replica that fell behind the trim point while the newest snapshot is corrupt: it
+	// detects the damage, skips that snapshot for the previous one, and replays from there.
+	// (Without load, no automatic snapshot replaces the corrupt one meanwhile.)
+	lagging := r.c.Node(2)
+	behind := localViews(t, lagging)[0].Applied
+	lagging.Kill()
+	var newest string
+	for range 3 {
+		code, body := httpDo(t, http.MethodPost, r.c.Node(1).AdminURL()+"/partitions/0/snapshot")
+		if code != http.StatusOK {
+			t.Fatalf("on-demand snapshot with %s down: %d %s", lagging.Name, code, body)
+		}
+		var res struct {
+			Path string `json:"path"`
+		}
+		_ = json.Unmarshal([]byte(body), &res)
+		newest = res.Path
+	}
+	eventually(t, 30*time.Second, "partition 0's log trimmed past the stopped replica", func() error {
+		if v := localViews(t, r.c.Node(1))[0]; v.TrimPoint <= behind {
+			return fmt.Errorf("trimmed to %d, the stopped replica is at %d", v.TrimPoint, behind)
+		}
+		return nil
+	})
+	store.Put(snapshotBucket, fmt.Sprintf("%s/0/%s/partition.kv", snapshotPrefix, newest), []byte("damaged by the test"))
+	if err := lagging.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.c.MustBeReady()
+	eventually(t, 60*time.Second, lagging.Name+" to restore partition 0 from the previous snapshot", func() error {
+		if got := metricSum(t, lagging, "restate_partition_snapshot_restores_total", `partition="0"`); got < 1 {
+			return fmt.Errorf("%s restored partition 0 %v times", lagging.Name, got)
+		}
+		return nil
+	})
+	if !strings.Contains(lagging.Log(), "skipping snapshot "+newest) {
+		t.Errorf("%s did not report skipping the corrupt snapshot %s", lagging.Name, newest)
+	}
 	checkReplicasIdentical(t, r.c)
 	for _, n := range r.c.Running() {
 		if strings.Contains(n.Log(), testharness.ObjectStoreSecretKey) {
@@ -219,6 +258,10 @@ func checkSnapshotLayout(t *testing.T, store *testharness.ObjectStore, clusterNa
 		sort.Slice(snaps, func(i, j int) bool { return snaps[i].lsn < snaps[j].lsn })
 		if len(snaps) < 2 {
 			t.Errorf("partition %d has %d snapshots; the log is trimmed only once there are two", p, len(snaps))
+		}
+		// Retention prunes after each upload; one more may be uploading right now.
+		if len(snaps) > snapshotsRetained+1 {
+			t.Errorf("partition %d keeps %d snapshots, retention is %d", p, len(snaps), snapshotsRetained)
 		}
 		// One leader snapshots every interval records; while leadership moves, the old and
 		// the new leader may each take one.
