@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // InvocationOps is what the admin API needs from the invocation engine. Implementations
@@ -149,6 +150,15 @@ type SnapshotOps interface {
 
 // Errorf makes an error that the admin API answers with the given status and message.
 func Errorf(status int, format string, args ...any) error { return errorf(status, format, args...) }
+
+// StatusOf is the status an error made with Errorf carries (500 for other errors).
+func StatusOf(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status
+	}
+	return http.StatusInternalServerError
+}
 
 // ClusterHealth is the body of GET /cluster-health.
 type ClusterHealth struct {

@@ -52,6 +52,9 @@ func (n *Node) nodeHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /debug/partitions/{partition}/digest", n.servePartitionDigest)
+	// Operator endpoints for restatectl, which talks to this port.
+	mux.HandleFunc("GET /v1/partitions", n.servePartitionList)
+	mux.HandleFunc("POST /v1/partitions/{partition}/snapshot", n.servePartitionSnapshot)
 	// Go's profiler, as Restate serves its heap profiles on this port.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

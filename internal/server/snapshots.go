@@ -511,3 +511,42 @@ func (n *Node) servePartitionDigest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("content-type", "application/json")
 	_ = json.NewEncoder(w).Encode(d)
 }
+
+// servePartitionList lists the partitions with what this node knows of them (restatectl).
+func (n *Node) servePartitionList(w http.ResponseWriter, r *http.Request) {
+	status, err := clusterInfo{n}.ClusterStatus(r.Context())
+	if err != nil {
+		writeNodeError(w, admin.Errorf(http.StatusServiceUnavailable, "%v", err))
+		return
+	}
+	w.Header().Set("content-type", "application/json")
+	_ = json.NewEncoder(w).Encode(status)
+}
+
+// servePartitionSnapshot snapshots one partition now (restatectl snapshots create).
+func (n *Node) servePartitionSnapshot(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("partition"), 10, 16)
+	if err != nil {
+		writeNodeError(w, admin.Errorf(http.StatusBadRequest, "invalid partition id '%s': expected a number between 0 and 65535", r.PathValue("partition")))
+		return
+	}
+	if !n.ready.Load() {
+		writeNodeError(w, admin.Errorf(http.StatusServiceUnavailable, "the node is still starting"))
+		return
+	}
+	res, err := n.createSnapshot(r.Context(), uint16(id))
+	if err != nil {
+		writeNodeError(w, err)
+		return
+	}
+	w.Header().Set("content-type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
+}
+
+// writeNodeError answers with the admin API's error shape.
+func writeNodeError(w http.ResponseWriter, err error) {
+	status := admin.StatusOf(err)
+	w.Header().Set("content-type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"message": err.Error()})
+}

@@ -1,0 +1,269 @@
+// Command restatectl is the operator tool of a restate-server cluster. It talks to a node's
+// node port (5122), like Restate's restatectl, and supports the subset of its commands this
+// server implements:
+//
+//	restatectl [--address URL[,URL...]] snapshots create [PARTITIONS...]
+//	restatectl [--address URL[,URL...]] partitions list
+//
+// PARTITIONS are ids and ranges ("0 2-4" or "0,2-4"); none means every partition.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+const defaultAddress = "http://localhost:5122/"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type cli struct {
+	addresses []string
+	client    *http.Client
+	out, errw io.Writer
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("restatectl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := os.Getenv("RESTATECTL_ADDRESS")
+	if addr == "" {
+		addr = defaultAddress
+	}
+	for _, name := range []string{"address", "s", "server", "addresses"} {
+		fs.StringVar(&addr, name, addr, "node address(es) to talk to, comma separated (env RESTATECTL_ADDRESS)")
+	}
+	timeout := fs.Duration("timeout", 5*time.Minute, "time limit for the whole command")
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	c := &cli{client: &http.Client{}, out: stdout, errw: stderr}
+	for _, a := range strings.Split(addr, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			if !strings.Contains(a, "://") {
+				a = "http://" + a
+			}
+			c.addresses = append(c.addresses, strings.TrimRight(a, "/"))
+		}
+	}
+	if len(c.addresses) == 0 {
+		fmt.Fprintln(stderr, "restatectl: --address is empty")
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch {
+	case prefixOf(rest[0], "snapshots") || prefixOf(rest[0], "snapshot"):
+		if len(rest) < 2 || !(prefixOf(rest[1], "create") || prefixOf(rest[1], "create-snapshot")) {
+			fmt.Fprintln(stderr, "restatectl: usage: restatectl snapshots create [PARTITIONS...]")
+			return 2
+		}
+		return c.createSnapshots(ctx, rest[2:])
+	case prefixOf(rest[0], "partitions"):
+		if len(rest) >= 2 && !prefixOf(rest[1], "list") && !prefixOf(rest[1], "status") {
+			fmt.Fprintf(stderr, "restatectl: unknown partitions command %q\n", rest[1])
+			return 2
+		}
+		return c.listPartitions(ctx)
+	}
+	fmt.Fprintf(stderr, "restatectl: unknown command %q\n%s", rest[0], usage)
+	return 2
+}
+
+const usage = `Usage: restatectl [--address URL[,URL...]] COMMAND
+
+Commands:
+  snapshots create [PARTITIONS...]   snapshot partitions to the snapshot repository now
+                                     (ids and ranges such as "0 2-4"; default: all)
+  partitions list                    partitions with leader, applied, archived and trim point
+
+The address is a node's node port, default http://localhost:5122/ (env RESTATECTL_ADDRESS).
+`
+
+// prefixOf accepts unambiguous abbreviations, as Restate's restatectl does ("snap cr").
+func prefixOf(arg, command string) bool {
+	return arg != "" && strings.HasPrefix(command, arg)
+}
+
+// parsePartitions reads ids and ranges ("3", "1-4", "0,2-3").
+func parsePartitions(args []string) ([]uint16, error) {
+	seen := map[uint16]bool{}
+	var out []uint16
+	for _, a := range args {
+		for _, part := range strings.Split(a, ",") {
+			if part = strings.TrimSpace(part); part == "" {
+				continue
+			}
+			lo, hi, isRange := strings.Cut(part, "-")
+			from, err := strconv.ParseUint(lo, 10, 16)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not a partition id or range", part)
+			}
+			to := from
+			if isRange {
+				if to, err = strconv.ParseUint(hi, 10, 16); err != nil || to < from {
+					return nil, fmt.Errorf("%q is not a partition range such as 1-4", part)
+				}
+			}
+			for p := from; p <= to; p++ {
+				if !seen[uint16(p)] {
+					seen[uint16(p)] = true
+					out = append(out, uint16(p))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+type partitionStatus struct {
+	ID        uint16   `json:"id"`
+	Leader    uint64   `json:"leader"`
+	Epoch     uint64   `json:"epoch"`
+	Replicas  []uint64 `json:"replicas"`
+	Applied   uint64   `json:"applied"`
+	Durable   uint64   `json:"durable"`
+	Archived  uint64   `json:"archived"`
+	TrimPoint uint64   `json:"trim_point"`
+}
+
+type clusterStatus struct {
+	ClusterName string            `json:"cluster_name"`
+	Partitions  []partitionStatus `json:"partitions"`
+}
+
+func (c *cli) status(ctx context.Context) (*clusterStatus, error) {
+	var st clusterStatus
+	if err := c.call(ctx, http.MethodGet, "/v1/partitions", &st); err != nil {
+		return nil, err
+	}
+	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].ID < st.Partitions[j].ID })
+	return &st, nil
+}
+
+type snapshotResult struct {
+	PartitionID   uint16 `json:"partition_id"`
+	SnapshotID    string `json:"snapshot_id"`
+	MinAppliedLSN uint64 `json:"min_applied_lsn"`
+	Path          string `json:"path"`
+	SizeBytes     int64  `json:"size_bytes"`
+	NodeName      string `json:"node_name"`
+}
+
+func (c *cli) createSnapshots(ctx context.Context, args []string) int {
+	parts, err := parsePartitions(args)
+	if err != nil {
+		fmt.Fprintln(c.errw, "restatectl:", err)
+		return 2
+	}
+	if len(parts) == 0 {
+		st, err := c.status(ctx)
+		if err != nil {
+			fmt.Fprintln(c.errw, "restatectl: listing partitions:", err)
+			return 1
+		}
+		for _, p := range st.Partitions {
+			parts = append(parts, p.ID)
+		}
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PARTITION\tSNAPSHOT\tLSN\tSIZE\tNODE\tPATH")
+	failed := 0
+	for _, p := range parts {
+		var res snapshotResult
+		if err := c.call(ctx, http.MethodPost, fmt.Sprintf("/v1/partitions/%d/snapshot", p), &res); err != nil {
+			tw.Flush()
+			fmt.Fprintf(c.errw, "restatectl: partition %d: %v\n", p, err)
+			failed++
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", res.PartitionID, res.SnapshotID, res.MinAppliedLSN, res.SizeBytes, res.NodeName, res.Path)
+	}
+	tw.Flush()
+	if failed > 0 {
+		fmt.Fprintf(c.errw, "restatectl: %d of %d snapshots failed\n", failed, len(parts))
+		return 1
+	}
+	return 0
+}
+
+func (c *cli) listPartitions(ctx context.Context) int {
+	st, err := c.status(ctx)
+	if err != nil {
+		fmt.Fprintln(c.errw, "restatectl:", err)
+		return 1
+	}
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tLEADER\tEPOCH\tREPLICAS\tAPPLIED\tDURABLE\tARCHIVED\tTRIMMED")
+	for _, p := range st.Partitions {
+		reps := make([]string, len(p.Replicas))
+		for i, r := range p.Replicas {
+			reps[i] = "N" + strconv.FormatUint(r, 10)
+		}
+		leader := "-"
+		if p.Leader != 0 {
+			leader = "N" + strconv.FormatUint(p.Leader, 10)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", p.ID, leader, p.Epoch, strings.Join(reps, ","), p.Applied, p.Durable, p.Archived, p.TrimPoint)
+	}
+	tw.Flush()
+	return 0
+}
+
+// call sends a request to the first address that answers, decoding a JSON reply into out.
+func (c *cli) call(ctx context.Context, method, path string, out any) error {
+	var lastErr error
+	for _, a := range c.addresses {
+		req, err := http.NewRequestWithContext(ctx, method, a+path, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.client.Do(req)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			var e struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(body, &e) == nil && e.Message != "" {
+				return fmt.Errorf("%s (HTTP %d from %s)", e.Message, resp.StatusCode, a)
+			}
+			return fmt.Errorf("HTTP %d from %s: %s", resp.StatusCode, a, strings.TrimSpace(string(body)))
+		}
+		if err := json.Unmarshal(body, out); err != nil {
+			return fmt.Errorf("unexpected answer from %s: %v", a, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("no node reachable at %s: %v", strings.Join(c.addresses, ", "), lastErr)
+}
