@@ -91,6 +91,38 @@ func waitFor(t *testing.T, what string, f func() bool) {
 	}
 }
 
+// startThree starts a three-member group on fresh directories; nodes[i] is nil once stopped.
+func startThree(t *testing.T, net *MemNetwork) (nodes []*testNode, dirs []string) {
+	t.Helper()
+	peers := []uint64{1, 2, 3}
+	nodes = make([]*testNode, 3)
+	dirs = []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	for i := range nodes {
+		nodes[i] = startNode(t, net, uint64(i+1), dirs[i], peers)
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			if n != nil {
+				n.stop(net)
+			}
+		}
+	})
+	waitFor(t, "a leader", func() bool { return leaderOf(nodes) != nil })
+	return nodes, dirs
+}
+
+// proposeAll proposes prefix-0 .. prefix-(count-1) through whichever node leads.
+func proposeAll(nodes []*testNode, prefix string, count int) {
+	for i := 0; i < count; {
+		l := leaderOf(nodes)
+		if l == nil || l.g.Propose([]byte(fmt.Sprintf("%s-%d", prefix, i))) != nil {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		i++
+	}
+}
+
 func leaderOf(nodes []*testNode) *testNode {
 	for _, n := range nodes {
 		if n != nil && n.g.Status().Lead == n.id {
@@ -103,29 +135,8 @@ func leaderOf(nodes []*testNode) *testNode {
 func TestReplicationFailoverAndRestart(t *testing.T) {
 	net := NewMemNetwork()
 	peers := []uint64{1, 2, 3}
-	nodes := make([]*testNode, 3)
-	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	for i := range nodes {
-		nodes[i] = startNode(t, net, uint64(i+1), dirs[i], peers)
-	}
-	defer func() {
-		for _, n := range nodes {
-			if n != nil {
-				n.stop(net)
-			}
-		}
-	}()
-	waitFor(t, "a leader", func() bool { return leaderOf(nodes) != nil })
-	propose := func(prefix string, n int) {
-		for i := 0; i < n; {
-			l := leaderOf(nodes)
-			if l == nil || l.g.Propose([]byte(fmt.Sprintf("%s-%d", prefix, i))) != nil {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			i++
-		}
-	}
+	nodes, dirs := startThree(t, net)
+	propose := func(prefix string, n int) { proposeAll(nodes, prefix, n) }
 	propose("a", 50)
 	waitFor(t, "all nodes to apply 50 entries", func() bool {
 		for _, n := range nodes {
