@@ -56,6 +56,10 @@ type Config struct {
 	// Restore replaces the partition's state with a snapshot taken at minLSN or later, when
 	// the log no longer holds the records this replica lacks. Nil: no snapshot repository.
 	Restore func(ctx context.Context, p uint16, minLSN uint64) error
+	// RestoreWhenEmpty makes a replica that starts without any state try the newest snapshot
+	// first (a wiped or newly added replica of a cluster), instead of rebuilding everything
+	// from the log. Never for a single node, whose log restarts from the beginning with it.
+	RestoreWhenEmpty bool
 	// Trim lets the log drop the records up to upTo, which a durable snapshot covers. Every
 	// replica calls it when it applies the record announcing a newer snapshot.
 	Trim func(p uint16, upTo uint64)
@@ -213,6 +217,9 @@ func (p *Processor) enqueue(entries []log.Entry) {
 func (p *Processor) Run(ctx context.Context) error {
 	p.runCtx = ctx
 	if err := p.loadPosition(); err != nil {
+		return err
+	}
+	if err := p.restoreWhenEmpty(); err != nil {
 		return err
 	}
 	// Subscribe before reading the tail so nothing committed in between is missed; entries

@@ -1,9 +1,19 @@
 package partition
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrNoSnapshot is what Config.Restore returns when the repository holds no snapshot to
+// restore from (as opposed to one it could not read).
+var ErrNoSnapshot = errors.New("no snapshot of the partition in the repository")
+
+// emptyRestoreTimeout bounds the optional restore of an empty replica: the log has the same
+// records, so an object store that does not answer quickly is not worth waiting for.
+const emptyRestoreTimeout = 10 * time.Second
 
 // Snapshot bookkeeping in the partition's meta table. Every replica applies the records
 // that announce snapshots, so all of them agree on where the log may be trimmed.
@@ -76,6 +86,31 @@ func (p *Processor) applySnapshotTaken(t *txn, r *Record) error {
 			p.cfg.Trim(p.id, newest)
 		}
 	})
+	return nil
+}
+
+// restoreWhenEmpty gives a replica without any state the newest snapshot, when configured
+// to: catching up from it and the log after it is faster than applying the whole log, and
+// the log may not even hold the whole history any more. Failure is not fatal here; the log
+// still says if the records this replica needs are gone (restoreIfBehind).
+func (p *Processor) restoreWhenEmpty() error {
+	if p.applied > 0 || !p.cfg.RestoreWhenEmpty || p.cfg.Restore == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(p.runCtx, emptyRestoreTimeout)
+	err := p.cfg.Restore(ctx, p.id, 1)
+	cancel()
+	switch {
+	case err == nil:
+		if err := p.loadPosition(); err != nil {
+			return err
+		}
+		p.restores.Add(1)
+		p.logger.Info("started from a snapshot instead of an empty state", "applied", p.applied)
+	case errors.Is(err, ErrNoSnapshot) || p.runCtx.Err() != nil:
+	default:
+		p.logger.Warn("could not start from a snapshot; rebuilding the state from the log", "err", err)
+	}
 	return nil
 }
 

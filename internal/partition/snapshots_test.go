@@ -10,6 +10,7 @@ import (
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/log"
 	"github.com/restatego/restate/internal/snapshot"
+	"github.com/restatego/restate/internal/storage"
 )
 
 // Announced snapshots move the trim point to the previous snapshot, on every replica, and
@@ -105,5 +106,54 @@ func TestRestoreFromSnapshotWhenTheLogStartsLater(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if dst.proc.Restores() != 1 {
 		t.Fatal("restored again for a gap the state already covers")
+	}
+}
+
+// A replica that starts without state takes the newest snapshot when configured to; with no
+// snapshot in the repository it simply starts empty.
+func TestRestoreWhenEmpty(t *testing.T) {
+	src := newHarness(t, t.TempDir())
+	inv := ids.NewInvocationID(12)
+	src.submit(t, invokeRecord(inv, Target{Service: "S", Handler: "h"}))
+	exportDir := t.TempDir()
+	lsn, err := snapshot.ExportPartition(src.db, 0, exportDir)
+	src.stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, available := range []bool{true, false} {
+		db, err := storage.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := log.OpenLocal(db, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := New(Config{ID: 0, Node: 2, DB: db, Log: l, Effects: newFakeEffects(), RaftLeadership: true, RestoreWhenEmpty: true,
+			Restore: func(ctx context.Context, id uint16, minLSN uint64) error {
+				if !available {
+					return ErrNoSnapshot
+				}
+				return snapshot.ImportPartition(db, id, exportDir)
+			}})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = p.Run(ctx); close(done) }()
+		for deadline := time.Now().Add(5 * time.Second); available && p.Restores() == 0 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(50 * time.Millisecond)
+		st, _ := p.ReadStatus(inv)
+		if available && (p.AppliedLSN() != lsn || p.Restores() != 1 || st == nil) {
+			t.Errorf("with a snapshot: applied %d (want %d), restores %d, status %+v", p.AppliedLSN(), lsn, p.Restores(), st)
+		}
+		if !available && (p.AppliedLSN() != 0 || p.Restores() != 0 || st != nil) {
+			t.Errorf("without a snapshot: applied %d, restores %d, status %+v", p.AppliedLSN(), p.Restores(), st)
+		}
+		cancel()
+		<-done
+		l.Close()
+		db.Close()
 	}
 }

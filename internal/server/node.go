@@ -181,7 +181,7 @@ func (n *Node) newProcessor(p uint16, raftLeadership bool) *partition.Processor 
 	return partition.New(partition.Config{
 		ID: p, Node: n.nodeID, DB: n.db, Log: n.log, Effects: &effects{n: n}, Router: router{n}, Logger: n.logger,
 		CleanupInterval: n.opts.Worker.CleanupInterval, RaftLeadership: raftLeadership,
-		Restore: n.restoreHook(), Trim: n.trimLog,
+		Restore: n.restoreHook(), Trim: n.trimLog, RestoreWhenEmpty: raftLeadership,
 	})
 }
 

@@ -237,6 +237,9 @@ func (s *snapshotter) restore(ctx context.Context, p uint16, minLSN uint64) erro
 	defer os.RemoveAll(dir)
 	name, fp := s.identity()
 	m, err := s.repo.Fetch(ctx, p, name, fp, dir)
+	if errors.Is(err, snapshot.ErrNoSnapshot) {
+		return fmt.Errorf("%w %d (%v)", partition.ErrNoSnapshot, p, err)
+	}
 	if err != nil {
 		return err
 	}
