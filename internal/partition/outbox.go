@@ -172,7 +172,16 @@ func (p *Processor) reply(t *txn, sink *Sink, res Result) error {
 	switch sink.Kind {
 	case SinkIngress:
 		s := *sink
-		p.effect(func() { p.cfg.Effects.Respond(s, res.InvocationID, res) })
+		respond := func() { p.cfg.Effects.Respond(s, res.InvocationID, res) }
+		if s.Node == p.cfg.Node {
+			// The request waits on this node: answer it from here whether or not this replica
+			// leads, so the answer does not depend on a leader that may die between committing
+			// the record and sending the answer over. (The leader sends one too; the first
+			// wins.) Replays answer nobody: request ids never repeat across restarts.
+			p.afterCommit(respond)
+		} else {
+			p.effect(respond)
+		}
 	case SinkInvocation:
 		rec := &Record{Kind: KindResponse, Inv: sink.Caller, CompletionID: sink.CompletionID,
 			EntryType: sink.NotifyType, CreatedAt: 0}

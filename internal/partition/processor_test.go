@@ -331,3 +331,42 @@ func FuzzDecodeStatus(f *testing.F) {
 		}
 	})
 }
+
+// A follower answers the requests that wait on its own node (not those of other nodes):
+// the answer must not depend on the leader surviving until it sent it.
+func TestFollowerAnswersRequestsWaitingOnItsNode(t *testing.T) {
+	db, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	l, err := log.OpenLocal(db, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fx := newFakeEffects()
+	p := New(Config{ID: 0, Node: 2, DB: db, Log: l, Effects: fx, RaftLeadership: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	invs := map[uint32]ids.InvocationID{}
+	for _, node := range []uint32{3, 2} {
+		inv := ids.NewInvocationID(uint64(node))
+		invs[node] = inv
+		r := &Record{Kind: KindAttach, Inv: inv, NoWait: true, Sink: &Sink{Kind: SinkIngress, Node: node, RequestID: 7}}
+		if err := p.Submit(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fx.await(t, "respond")
+	if p.IsLeader() {
+		t.Fatal("the processor claimed leadership without raft")
+	}
+	fx.mu.Lock()
+	defer fx.mu.Unlock()
+	if len(fx.responses) != 1 || fx.responses[invs[2]].Status != ReplyNotFound {
+		t.Fatalf("responses = %+v; want one NotFound for the request on node 2", fx.responses)
+	}
+}

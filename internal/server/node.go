@@ -378,11 +378,16 @@ func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) e
 	backoff := 20 * time.Millisecond
 	for {
 		var err error
+		// A proposal can vanish without an error reaching us: raft drops a proposal that a
+		// follower forwarded to a leader which died or is handing leadership over. Give each
+		// attempt a bounded time instead of waiting for the log's own timeout.
+		actx, cancel := context.WithTimeout(ctx, submitAttemptTimeout)
 		if proc := d.n.proc(p); proc != nil {
-			err = proc.Submit(ctx, r)
+			err = proc.Submit(actx, r)
 		} else {
-			err = d.n.forwardSubmit(ctx, p, r)
+			err = d.n.forwardSubmit(actx, p, r)
 		}
+		cancel()
 		if err == nil || ctx.Err() != nil {
 			return err
 		}
@@ -409,8 +414,9 @@ func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) e
 // submitRetryWindow bounds how long a request waits for a partition to get a leader, and
 // noLeaderPatience how long it waits when no leader is known at all.
 const (
-	submitRetryWindow = 15 * time.Second
-	noLeaderPatience  = 3 * time.Second
+	submitRetryWindow    = 15 * time.Second
+	noLeaderPatience     = 3 * time.Second
+	submitAttemptTimeout = time.Second
 )
 
 // effects fans the processors' leader actions out to the invoker and the ingress.
