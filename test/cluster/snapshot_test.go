@@ -140,6 +140,7 @@ func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("%s restored all %d partitions %s after its wiped restart", victim.Name, snapshotPartitions, time.Since(wiped).Round(time.Millisecond))
 	r.reportStall("wipe and restore "+victim.Name, wiped, time.Now())
 
 	// Kill another node: every partition now needs the restored node for its majority.
