@@ -4,6 +4,7 @@
 //
 //	restatectl [--address URL[,URL...]] snapshots create [PARTITIONS...]
 //	restatectl [--address URL[,URL...]] partitions list
+//	restatectl [--address URL[,URL...]] status
 //
 // PARTITIONS are ids and ranges ("0 2-4" or "0,2-4"); none means every partition.
 package main
@@ -87,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return c.listPartitions(ctx)
+	case prefixOf(rest[0], "status"):
+		return c.showStatus(ctx)
 	}
 	fmt.Fprintf(stderr, "restatectl: unknown command %q\n%s", rest[0], usage)
 	return 2
@@ -98,6 +101,7 @@ Commands:
   snapshots create [PARTITIONS...]   snapshot partitions to the snapshot repository now
                                      (ids and ranges such as "0 2-4"; default: all)
   partitions list                    partitions with leader, applied, archived and trim point
+  status                             nodes, then partitions
 
 The address is a node's node port, default http://localhost:5122/ (env RESTATECTL_ADDRESS).
 `
@@ -149,8 +153,19 @@ type partitionStatus struct {
 	TrimPoint uint64   `json:"trim_point"`
 }
 
+type nodeStatus struct {
+	ID      uint64   `json:"id"`
+	Name    string   `json:"name"`
+	Address string   `json:"address"`
+	Roles   []string `json:"roles"`
+	Alive   bool     `json:"alive"`
+	Leads   []uint16 `json:"leader_of"`
+	Follows []uint16 `json:"follower_of"`
+}
+
 type clusterStatus struct {
 	ClusterName string            `json:"cluster_name"`
+	Nodes       []nodeStatus      `json:"nodes"`
 	Partitions  []partitionStatus `json:"partitions"`
 }
 
@@ -209,12 +224,39 @@ func (c *cli) createSnapshots(ctx context.Context, args []string) int {
 	return 0
 }
 
+func (c *cli) showStatus(ctx context.Context) int {
+	st, err := c.status(ctx)
+	if err != nil {
+		fmt.Fprintln(c.errw, "restatectl:", err)
+		return 1
+	}
+	fmt.Fprintf(c.out, "Cluster %s\n\n", st.ClusterName)
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE-ID\tNAME\tADDRESS\tSTATUS\tLEADER\tFOLLOWER\tROLES")
+	for _, n := range st.Nodes {
+		state := "DEAD"
+		if n.Alive {
+			state = "ALIVE"
+		}
+		fmt.Fprintf(tw, "N%d\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.Name, n.Address, state, len(n.Leads), len(n.Follows), strings.Join(n.Roles, " | "))
+	}
+	tw.Flush()
+	fmt.Fprintln(c.out)
+	c.printPartitions(st)
+	return 0
+}
+
 func (c *cli) listPartitions(ctx context.Context) int {
 	st, err := c.status(ctx)
 	if err != nil {
 		fmt.Fprintln(c.errw, "restatectl:", err)
 		return 1
 	}
+	c.printPartitions(st)
+	return 0
+}
+
+func (c *cli) printPartitions(st *clusterStatus) {
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tLEADER\tEPOCH\tREPLICAS\tAPPLIED\tDURABLE\tARCHIVED\tTRIMMED")
 	for _, p := range st.Partitions {
@@ -229,7 +271,6 @@ func (c *cli) listPartitions(ctx context.Context) int {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%d\t%d\t%d\t%d\n", p.ID, leader, p.Epoch, strings.Join(reps, ","), p.Applied, p.Durable, p.Archived, p.TrimPoint)
 	}
 	tw.Flush()
-	return 0
 }
 
 // call sends a request to the first address that answers, decoding a JSON reply into out.

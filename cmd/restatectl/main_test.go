@@ -70,6 +70,10 @@ func TestSnapshotsCreate(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ARCHIVED") || len(strings.Split(strings.TrimSpace(out), "\n")) != 5 {
 		t.Fatalf("partitions list: exit %d\n%s", code, out)
 	}
+	code, out, _ = ctl(t, "--address", addr, "status")
+	if code != 0 || !strings.Contains(out, "ALIVE") || !strings.Contains(out, "n1") || !strings.Contains(out, "TRIMMED") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
 	if code, _, errOut := ctl(t, "--address", addr, "snapshots", "create", "9"); code != 1 || !strings.Contains(errOut, "partition 9 does not exist") {
 		t.Fatalf("unknown partition: exit %d, %s", code, errOut)
 	}

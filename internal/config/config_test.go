@@ -209,7 +209,11 @@ func TestEnvMapping(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.env, func(t *testing.T) {
-			o, warnings := mustLoad(t, nil, []string{c.env})
+			env := []string{c.env}
+			if strings.HasPrefix(c.env, "RESTATE_WORKER__SNAPSHOTS__") && !strings.Contains(c.env, "DESTINATION") {
+				env = append(env, "RESTATE_WORKER__SNAPSHOTS__DESTINATION=s3://b/p") // or they only warn
+			}
+			o, warnings := mustLoad(t, nil, env)
 			if got := c.get(o); !reflect.DeepEqual(got, c.want) {
 				t.Errorf("got %#v, want %#v", got, c.want)
 			}
@@ -699,6 +703,13 @@ func TestDumpTOML(t *testing.T) {
 	o.Worker.Snapshots.AwsSessionToken = "[redacted]"
 	if !reflect.DeepEqual(again, o) {
 		t.Errorf("dump does not round-trip\n got %+v\nwant %+v", *again, *o)
+	}
+}
+
+func TestSnapshotSettingsWithoutDestinationWarn(t *testing.T) {
+	_, warnings := mustLoad(t, nil, []string{"RESTATE_WORKER__SNAPSHOTS__SNAPSHOT_INTERVAL_NUM_RECORDS=1000"})
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "worker.snapshots.destination") {
+		t.Fatalf("warnings = %q", warnings)
 	}
 }
 
