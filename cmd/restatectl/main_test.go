@@ -99,3 +99,22 @@ func TestSnapshotsWithoutRepository(t *testing.T) {
 		t.Fatalf("exit %d, %s", code, errOut)
 	}
 }
+
+func FuzzParsePartitions(f *testing.F) {
+	for _, s := range []string{"0", "1-4", "0,2-3", "x", "65535", "3-1", ",,", "1-65535"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ps, err := parsePartitions([]string{s})
+		if err != nil {
+			return
+		}
+		seen := map[uint16]bool{}
+		for _, p := range ps {
+			if seen[p] {
+				t.Fatalf("%q: partition %d listed twice", s, p)
+			}
+			seen[p] = true
+		}
+	})
+}

@@ -243,6 +243,11 @@ func (s *snapshotter) restore(ctx context.Context, p uint16, minLSN uint64) erro
 	if err != nil {
 		return err
 	}
+	if fp != "" && m.ClusterFingerprint != fp {
+		// A cluster's own snapshots always carry its fingerprint; one without is another
+		// deployment's (a single node's, say) that happens to share the name and the bucket.
+		return fmt.Errorf("%w: snapshot %s of partition %d has cluster fingerprint %q, this cluster's is %q", snapshot.ErrClusterMismatch, m.Path, p, m.ClusterFingerprint, fp)
+	}
 	if m.MinAppliedLSN < minLSN {
 		return fmt.Errorf("the newest valid snapshot of partition %d (%s) is at lsn %d, but the log starts after %d", p, m.Path, m.MinAppliedLSN, minLSN)
 	}
