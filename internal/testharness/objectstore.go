@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,9 +112,29 @@ func (s *ObjectStore) Stop() {
 	if s.cmd == nil {
 		return
 	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot exit
 	s.stop()
 	_ = s.cmd.Wait()
 	s.cmd = nil
+}
+
+// Pause freezes the gateway (SIGSTOP): connections are accepted by the kernel but nothing
+// answers, like an object store that hangs. Resume lets it continue.
+func (s *ObjectStore) Pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
+// Resume continues a paused gateway.
+func (s *ObjectStore) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	}
 }
 
 // MakeBucket creates a bucket.

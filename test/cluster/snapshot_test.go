@@ -27,7 +27,7 @@ const (
 
 // TestSnapshotsTrimRestoreAndOutage runs a cluster with snapshots in a real S3 server under
 // load: snapshots follow the configured cadence in Restate's layout and let the logs be
-// trimmed; an object store outage costs no availability and trims nothing; a node whose disk
+// trimmed; a hanging or unreachable object store costs no availability and trims nothing; a node whose disk
 // is wiped restores from the snapshots and, once another node is killed, must serve; at the
 // end every replica holds identical state.
 func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
@@ -91,6 +91,32 @@ func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
 	if code, body := httpDo(t, http.MethodPost, r.c.Node(1).AdminURL()+"/partitions/99/snapshot"); code != http.StatusNotFound {
 		t.Errorf("snapshot of a partition that does not exist: %d %s", code, body)
 	}
+
+	// A hanging object store (it accepts connections and never answers): requests keep
+	// succeeding and no snapshot completes; once it answers again, snapshots go on.
+	store.Pause()
+	hung := time.Now()
+	time.Sleep(time.Second)
+	frozen := localViews(t, r.c.Node(1))
+	time.Sleep(5 * time.Second)
+	for p, a := range localViews(t, r.c.Node(1)) {
+		if a.Archived != frozen[p].Archived {
+			t.Errorf("partition %d: a snapshot completed (archived %d -> %d) while the object store hung", p, frozen[p].Archived, a.Archived)
+		}
+	}
+	if stuck := r.keysWithoutProgress(hung.Add(time.Second), time.Now()); len(stuck) > 0 {
+		t.Errorf("keys without a successful request while the object store hung: %v", stuck)
+	}
+	r.reportStall("object store hanging", hung, time.Now())
+	store.Resume()
+	eventually(t, 60*time.Second, "snapshots to go on once the object store answers", func() error {
+		for p, a := range localViews(t, r.c.Node(1)) {
+			if !forced[p] && a.Archived <= frozen[p].Archived {
+				return fmt.Errorf("partition %d: newest snapshot still at %d", p, a.Archived)
+			}
+		}
+		return nil
+	})
 
 	// Object store outage: requests keep succeeding, snapshots fail and nothing is trimmed.
 	store.Stop()
