@@ -51,6 +51,8 @@ type PartitionStatus struct {
 	// where the answering replica's log was trimmed to.
 	Archived  uint64 `json:"archived"`
 	TrimPoint uint64 `json:"trim_point"`
+	// Voters are the members of the partition's raft group as the answering replica knows them.
+	Voters []uint32 `json:"voters"`
 }
 
 // MetadataStatus is the raft metadata quorum as GET /cluster reports it.

@@ -162,6 +162,8 @@ type partitionView struct {
 	// TrimPoint is where this replica's log was trimmed to.
 	Archived  uint64 `json:"archived"`
 	TrimPoint uint64 `json:"trim_point"`
+	// Voters are the members of the partition's raft group, as this replica knows them.
+	Voters []uint64 `json:"voters"`
 }
 
 func (n *Node) localPartitionView(p uint16) (partitionView, bool) {
@@ -171,6 +173,10 @@ func (n *Node) localPartitionView(p uint16) (partitionView, bool) {
 	}
 	st := g.Status()
 	v := partitionView{Leader: st.Lead, Epoch: st.HardState.GetTerm(), Durable: st.HardState.GetCommit()}
+	for id := range st.Config.Voters.IDs() {
+		v.Voters = append(v.Voters, id)
+	}
+	sort.Slice(v.Voters, func(i, j int) bool { return v.Voters[i] < v.Voters[j] })
 	if proc := n.proc(p); proc != nil {
 		v.Applied = proc.AppliedLSN()
 		v.Archived = proc.SnapshotLSN()
@@ -365,6 +371,7 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 		Durable   uint64   `json:"durable"`
 		Archived  uint64   `json:"archived"`
 		TrimPoint uint64   `json:"trim_point"`
+		Voters    []uint64 `json:"voters,omitempty"`
 	}
 	type metaStatus struct {
 		Members  []uint64          `json:"members"`
@@ -429,7 +436,7 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 				v = n.remotePartitionView(ctx, uint16(p), reps)
 			}
 			ps.Leader, ps.Epoch, ps.Applied, ps.Durable = v.Leader, v.Epoch, v.Applied, v.Durable
-			ps.Archived, ps.TrimPoint = v.Archived, v.TrimPoint
+			ps.Archived, ps.TrimPoint, ps.Voters = v.Archived, v.TrimPoint, v.Voters
 			if ps.Leader != 0 {
 				alive[ps.Leader] = true
 			}

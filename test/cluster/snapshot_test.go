@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -167,6 +168,21 @@ func TestSnapshotsTrimRestoreAndOutage(t *testing.T) {
 		return nil
 	})
 	t.Logf("%s restored all %d partitions %s after its wiped restart", victim.Name, snapshotPartitions, time.Since(wiped).Round(time.Millisecond))
+	// Back in every partition's raft group (it is re-added after losing its data) and
+	// following the log, before another node may go.
+	eventually(t, 60*time.Second, victim.Name+" to follow every partition's log again", func() error {
+		mine, leaders := localViews(t, victim), localViews(t, r.c.Node(2))
+		for p, v := range mine {
+			if !slices.Contains(v.Voters, uint32(victim.ID)) {
+				return fmt.Errorf("partition %d: %s is not a voter yet (voters %v)", p, victim.Name, v.Voters)
+			}
+			if v.Applied+snapshotInterval < leaders[p].Applied {
+				return fmt.Errorf("partition %d: %s applied %d, restate-2 %d", p, victim.Name, v.Applied, leaders[p].Applied)
+			}
+		}
+		return nil
+	})
+	t.Logf("%s follows every partition %s after its wiped restart", victim.Name, time.Since(wiped).Round(time.Millisecond))
 	r.reportStall("wipe and restore "+victim.Name, wiped, time.Now())
 
 	// Kill another node: every partition now needs the restored node for its majority.
