@@ -23,6 +23,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/restatego/restate/internal/clusterapi"
 )
 
 const defaultAddress = "http://localhost:5122/"
@@ -142,49 +144,13 @@ func parsePartitions(args []string) ([]uint16, error) {
 	return out, nil
 }
 
-type partitionStatus struct {
-	ID        uint16   `json:"id"`
-	Leader    uint64   `json:"leader"`
-	Epoch     uint64   `json:"epoch"`
-	Replicas  []uint64 `json:"replicas"`
-	Applied   uint64   `json:"applied"`
-	Durable   uint64   `json:"durable"`
-	Archived  uint64   `json:"archived"`
-	TrimPoint uint64   `json:"trim_point"`
-}
-
-type nodeStatus struct {
-	ID      uint64   `json:"id"`
-	Name    string   `json:"name"`
-	Address string   `json:"address"`
-	Roles   []string `json:"roles"`
-	Alive   bool     `json:"alive"`
-	Leads   []uint16 `json:"leader_of"`
-	Follows []uint16 `json:"follower_of"`
-}
-
-type clusterStatus struct {
-	ClusterName string            `json:"cluster_name"`
-	Nodes       []nodeStatus      `json:"nodes"`
-	Partitions  []partitionStatus `json:"partitions"`
-}
-
-func (c *cli) status(ctx context.Context) (*clusterStatus, error) {
-	var st clusterStatus
+func (c *cli) status(ctx context.Context) (*clusterapi.Status, error) {
+	var st clusterapi.Status
 	if err := c.call(ctx, http.MethodGet, "/v1/partitions", &st); err != nil {
 		return nil, err
 	}
 	sort.Slice(st.Partitions, func(i, j int) bool { return st.Partitions[i].ID < st.Partitions[j].ID })
 	return &st, nil
-}
-
-type snapshotResult struct {
-	PartitionID   uint16 `json:"partition_id"`
-	SnapshotID    string `json:"snapshot_id"`
-	MinAppliedLSN uint64 `json:"min_applied_lsn"`
-	Path          string `json:"path"`
-	SizeBytes     int64  `json:"size_bytes"`
-	NodeName      string `json:"node_name"`
 }
 
 func (c *cli) createSnapshots(ctx context.Context, args []string) int {
@@ -207,7 +173,7 @@ func (c *cli) createSnapshots(ctx context.Context, args []string) int {
 	fmt.Fprintln(tw, "PARTITION\tSNAPSHOT\tLSN\tSIZE\tNODE\tPATH")
 	failed := 0
 	for _, p := range parts {
-		var res snapshotResult
+		var res clusterapi.Snapshot
 		if err := c.call(ctx, http.MethodPost, fmt.Sprintf("/v1/partitions/%d/snapshot", p), &res); err != nil {
 			tw.Flush()
 			fmt.Fprintf(c.errw, "restatectl: partition %d: %v\n", p, err)
@@ -256,7 +222,7 @@ func (c *cli) listPartitions(ctx context.Context) int {
 	return 0
 }
 
-func (c *cli) printPartitions(st *clusterStatus) {
+func (c *cli) printPartitions(st *clusterapi.Status) {
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tLEADER\tEPOCH\tREPLICAS\tAPPLIED\tDURABLE\tARCHIVED\tTRIMMED")
 	for _, p := range st.Partitions {

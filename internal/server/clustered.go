@@ -18,6 +18,7 @@ import (
 
 	"github.com/restatego/restate/internal/admin"
 	"github.com/restatego/restate/internal/cluster"
+	"github.com/restatego/restate/internal/clusterapi"
 	"github.com/restatego/restate/internal/config"
 	"github.com/restatego/restate/internal/partition"
 )
@@ -351,53 +352,19 @@ func (n *Node) localProcs() []*partition.Processor {
 // ClusterStatus describes the cluster for GET /cluster (an extension the seed promises).
 func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 	n := c.n
-	type nodeStatus struct {
-		ID       uint64   `json:"id"`
-		Name     string   `json:"name"`
-		Address  string   `json:"address"`
-		Roles    []string `json:"roles"`
-		Alive    bool     `json:"alive"`
-		Leads    []uint16 `json:"leader_of"`
-		Follows  []uint16 `json:"follower_of"`
-		IsSelf   bool     `json:"this_node"`
-		LastSeen string   `json:"last_seen,omitempty"`
-	}
-	type partStatus struct {
-		ID        uint16   `json:"id"`
-		Leader    uint64   `json:"leader"`
-		Epoch     uint64   `json:"epoch"`
-		Replicas  []uint64 `json:"replicas"`
-		Applied   uint64   `json:"applied"`
-		Durable   uint64   `json:"durable"`
-		Archived  uint64   `json:"archived"`
-		TrimPoint uint64   `json:"trim_point"`
-		Voters    []uint64 `json:"voters,omitempty"`
-	}
-	type metaStatus struct {
-		Members  []uint64          `json:"members"`
-		Leader   uint64            `json:"leader"`
-		Term     uint64            `json:"term"`
-		Progress map[uint64]string `json:"progress,omitempty"`
-	}
-	out := struct {
-		ClusterName string       `json:"cluster_name"`
-		ThisNode    uint64       `json:"this_node"`
-		Nodes       []nodeStatus `json:"nodes"`
-		Partitions  []partStatus `json:"partitions"`
-		Metadata    metaStatus   `json:"metadata"`
-	}{ClusterName: n.opts.ClusterName, ThisNode: uint64(n.nodeID)}
+	out := clusterapi.Status{ClusterName: n.opts.ClusterName, ThisNode: uint64(n.nodeID)}
 
 	if n.cluster == nil {
-		ns := nodeStatus{ID: uint64(n.nodeID), Name: n.opts.NodeName, Address: n.opts.AdvertisedAddress, Roles: n.opts.Roles, Alive: true, IsSelf: true}
+		ns := clusterapi.Node{ID: uint64(n.nodeID), Name: n.opts.NodeName, Address: n.opts.AdvertisedAddress, Roles: n.opts.Roles, Alive: true, IsSelf: true}
 		for _, p := range n.localProcs() {
 			if p.IsLeader() {
 				ns.Leads = append(ns.Leads, p.ID())
 			}
-			out.Partitions = append(out.Partitions, partStatus{ID: p.ID(), Leader: uint64(n.nodeID), Replicas: []uint64{uint64(n.nodeID)},
+			out.Partitions = append(out.Partitions, clusterapi.Partition{ID: p.ID(), Leader: uint64(n.nodeID), Replicas: []uint64{uint64(n.nodeID)},
 				Applied: p.AppliedLSN(), Durable: n.log.Tail(p.ID()), Archived: p.SnapshotLSN(), TrimPoint: n.trimPoint(p.ID())})
 		}
-		out.Nodes = []nodeStatus{ns}
-		out.Metadata = metaStatus{Members: []uint64{uint64(n.nodeID)}, Leader: uint64(n.nodeID), Term: 1}
+		out.Nodes = []clusterapi.Node{ns}
+		out.Metadata = clusterapi.Metadata{Members: []uint64{uint64(n.nodeID)}, Leader: uint64(n.nodeID), Term: 1}
 		return out, nil
 	}
 	cl := n.cluster
@@ -405,16 +372,16 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 		return nil, admin.ErrNotProvisioned
 	}
 	_, _, term, leader := cl.Meta.Status()
-	out.Metadata = metaStatus{Members: cl.Meta.Members(), Leader: leader, Term: term, Progress: cl.Meta.Progress()}
+	out.Metadata = clusterapi.Metadata{Members: cl.Meta.Members(), Leader: leader, Term: term, Progress: cl.Meta.Progress()}
 	alive := map[uint64]bool{uint64(n.nodeID): true, leader: leader != 0}
 	for _, id := range cl.Meta.RecentlyActive() {
 		alive[id] = true
 	}
-	byNode := map[uint64]*nodeStatus{}
+	byNode := map[uint64]*clusterapi.Node{}
 	if cfg := cl.Nodes(); cfg != nil {
 		for _, id := range cfg.SortedIDs() {
 			ni := cfg.Nodes[id]
-			out.Nodes = append(out.Nodes, nodeStatus{ID: id, Name: ni.Name, Address: ni.Address, Roles: ni.Roles, IsSelf: id == uint64(n.nodeID)})
+			out.Nodes = append(out.Nodes, clusterapi.Node{ID: id, Name: ni.Name, Address: ni.Address, Roles: ni.Roles, IsSelf: id == uint64(n.nodeID)})
 		}
 	}
 	for i := range out.Nodes {
@@ -422,7 +389,7 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 	}
 	if table := cl.Partitions(); table != nil {
 		for p, reps := range table.Replicas {
-			ps := partStatus{ID: uint16(p), Replicas: reps}
+			ps := clusterapi.Partition{ID: uint16(p), Replicas: reps}
 			v, local := n.localPartitionView(uint16(p))
 			if local {
 				if g := cl.Log.Group(uint16(p)); g != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/restatego/restate/internal/admin"
+	"github.com/restatego/restate/internal/clusterapi"
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/snapshot"
 )
@@ -145,20 +146,9 @@ func (s *snapshotter) run(ctx context.Context) {
 	}
 }
 
-// snapshotResult is the answer of the on-demand endpoint.
-type snapshotResult struct {
-	PartitionID   uint16 `json:"partition_id"`
-	SnapshotID    string `json:"snapshot_id"`
-	MinAppliedLSN uint64 `json:"min_applied_lsn"`
-	Path          string `json:"path"`
-	SizeBytes     int64  `json:"size_bytes"`
-	CreatedAt     string `json:"created_at"`
-	NodeName      string `json:"node_name"`
-}
-
 // take exports proc's partition, uploads it and announces it in the partition's log, which
 // lets every replica trim the log up to the previous snapshot. The caller holds ps.busy.
-func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *partSnapshots) (*snapshotResult, error) {
+func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *partSnapshots) (*clusterapi.Snapshot, error) {
 	select {
 	case s.exporting <- struct{}{}:
 	case <-ctx.Done():
@@ -190,7 +180,7 @@ func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *p
 	return res, nil
 }
 
-func (s *snapshotter) export(ctx context.Context, proc *partition.Processor) (*snapshotResult, error) {
+func (s *snapshotter) export(ctx context.Context, proc *partition.Processor) (*clusterapi.Snapshot, error) {
 	p := proc.ID()
 	dir := filepath.Join(s.tmp, fmt.Sprintf("p%d-%d", p, time.Now().UnixNano()))
 	defer os.RemoveAll(dir)
@@ -217,7 +207,7 @@ func (s *snapshotter) export(ctx context.Context, proc *partition.Processor) (*s
 	if err := proc.Submit(ctx, &partition.Record{Kind: partition.KindSnapshotTaken, UpTo: lsn, SnapshotID: m.SnapshotID}); err != nil {
 		s.n.logger.Warn("announcing a partition snapshot in the log failed", "partition", p, "lsn", lsn, "err", err)
 	}
-	return &snapshotResult{
+	return &clusterapi.Snapshot{
 		PartitionID: p, SnapshotID: m.SnapshotID, MinAppliedLSN: lsn, Path: m.Path, SizeBytes: size,
 		CreatedAt: m.CreatedAt.UTC().Format(time.RFC3339Nano), NodeName: m.NodeName,
 	}, nil
@@ -269,7 +259,7 @@ const methodSnapshot = "partition.snapshot"
 var errNoRepository = admin.Errorf(http.StatusBadRequest, "no snapshot repository is configured: set worker.snapshots.destination (RESTATE_WORKER__SNAPSHOTS__DESTINATION)")
 
 // createSnapshot snapshots partition p now, on its leader (this node or another).
-func (n *Node) createSnapshot(ctx context.Context, p uint16) (*snapshotResult, error) {
+func (n *Node) createSnapshot(ctx context.Context, p uint16) (*clusterapi.Snapshot, error) {
 	if n.snaps == nil {
 		return nil, errNoRepository
 	}
@@ -301,7 +291,7 @@ func (n *Node) createSnapshot(ctx context.Context, p uint16) (*snapshotResult, e
 			lastErr = err
 			continue
 		}
-		var res snapshotResult
+		var res clusterapi.Snapshot
 		if err := json.Unmarshal(out, &res); err != nil {
 			return nil, err
 		}
@@ -310,7 +300,7 @@ func (n *Node) createSnapshot(ctx context.Context, p uint16) (*snapshotResult, e
 	return nil, admin.Errorf(http.StatusServiceUnavailable, "could not snapshot partition %d: %v", p, lastErr)
 }
 
-func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor) (*snapshotResult, error) {
+func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor) (*clusterapi.Snapshot, error) {
 	ps := s.part(proc.ID())
 	ps.busy.Lock()
 	defer ps.busy.Unlock()
