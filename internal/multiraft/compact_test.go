@@ -91,3 +91,45 @@ func TestCompactionAndSnapshotToWipedMember(t *testing.T) {
 		t.Fatalf("wiped member applied %d entries after its snapshot starting with %q; want the 15 from b-35", len(got), got[0])
 	}
 }
+
+// Without any compaction the log stays on disk, not in memory: a follower that missed
+// thousands of entries catches up from the leader's disk, and a restarted node replays its
+// whole log from disk while keeping only a bounded tail in memory.
+func TestLogTailInMemoryIsBounded(t *testing.T) {
+	net := NewMemNetwork()
+	nodes, dirs := startThree(t, net)
+	proposeAll(nodes, "a", 100)
+	lagging := nodes[2]
+	if leaderOf(nodes) == lagging {
+		lagging = nodes[1]
+	}
+	li := int(lagging.id - 1)
+	lagging.stop(net)
+	nodes[li] = nil
+	const total = 3 * memMaxEntries
+	proposeAll(nodes, "b", total)
+	for _, n := range nodes {
+		if n == nil {
+			continue
+		}
+		waitFor(t, "the live nodes to apply everything", func() bool { e, _ := n.sm.snapshot(); return len(e) >= 100+total })
+		waitFor(t, "a bounded in-memory tail", func() bool { return n.g.storage.memEntries() <= memMaxEntries })
+		if n.g.FirstIndex() != 1 {
+			t.Fatalf("node %d compacted its log without being asked", n.id)
+		}
+	}
+	nodes[li] = startNode(t, net, lagging.id, dirs[li], []uint64{1, 2, 3})
+	waitFor(t, "the lagging node to catch up", func() bool { e, _ := nodes[li].sm.snapshot(); return len(e) >= 100+total })
+	want, _ := nodes[(li+1)%3].sm.snapshot()
+	got, _ := nodes[li].sm.snapshot()
+	got = got[len(got)-len(want):]
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("entry %d: lagging node has %q, others %q", i, got[i], want[i])
+		}
+	}
+	// The tail is cut right after the entries are applied.
+	waitFor(t, "the restarted node's in-memory tail to be cut", func() bool {
+		return nodes[li].g.storage.memEntries() <= memMaxEntries
+	})
+}

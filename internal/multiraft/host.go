@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ type Group struct {
 	id      GroupID
 	host    *Host
 	rn      *raft.RawNode
-	storage *raft.MemoryStorage
+	storage *logStore
 	sm      StateMachine
 	// leader/term last reported to the state machine.
 	leader, term uint64
@@ -182,7 +183,7 @@ func (h *Host) OpenGroup(id GroupID, peers []uint64, sm StateMachine, onConfChan
 	if g, ok := h.groups[id]; ok {
 		return g, nil
 	}
-	ms := raft.NewMemoryStorage()
+	ms := newLogStore(h.cfg.DB, id)
 	hasState, err := h.load(id, ms)
 	if err != nil {
 		return nil, err
@@ -222,8 +223,9 @@ func (h *Host) OpenGroup(id GroupID, peers []uint64, sm StateMachine, onConfChan
 	return g, nil
 }
 
-// load reads a group's persisted entries and hard state into ms.
-func (h *Host) load(id GroupID, ms *raft.MemoryStorage) (bool, error) {
+// load reads a group's persisted hard state, compaction snapshot and newest entries into ms
+// (raft reads older entries from disk when it needs them).
+func (h *Host) load(id GroupID, ms *logStore) (bool, error) {
 	v, ok, err := storage.GetCopy(h.cfg.DB, groupKey(id, kindHardState, 0))
 	if err != nil || !ok {
 		return false, err
@@ -246,29 +248,39 @@ func (h *Host) load(id GroupID, ms *raft.MemoryStorage) (bool, error) {
 		snapIndex = snap.Metadata.GetIndex()
 	}
 	prefix := groupKey(id, kindEntry, 0)[:6]
-	it, err := h.cfg.DB.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: storage.TablePrefixEnd(prefix)})
+	it, err := h.cfg.DB.NewIter(&pebble.IterOptions{LowerBound: groupKey(id, kindEntry, snapIndex+1), UpperBound: storage.TablePrefixEnd(prefix)})
 	if err != nil {
 		return false, err
 	}
 	defer it.Close()
-	var ents []*pb.Entry
-	for ok := it.First(); ok; ok = it.Next() {
+	// Walk back over the newest entries to keep in memory.
+	var tail []*pb.Entry
+	for ok := it.Last(); ok && len(tail) < memKeepEntries; ok = it.Prev() {
 		e := &pb.Entry{}
 		if err := proto.Unmarshal(it.Value(), e); err != nil {
 			return false, fmt.Errorf("multiraft: group %d: corrupt entry: %w", id, err)
 		}
-		if e.GetIndex() <= snapIndex {
-			continue // compacted; the deletion batch and the snapshot commit together, but be lenient
-		}
-		ents = append(ents, e)
+		tail = append(tail, e)
 	}
 	if err := it.Error(); err != nil {
 		return false, err
 	}
-	if err := ms.Append(ents); err != nil {
+	slices.Reverse(tail)
+	if len(tail) > 0 && tail[0].GetIndex() > snapIndex+1 {
+		before := tail[0].GetIndex() - 1
+		term, err := ms.Term(before)
+		if err != nil {
+			return false, fmt.Errorf("multiraft: group %d: entry %d: %w", id, before, err)
+		}
+		if err := ms.resetMemory(before, term); err != nil {
+			return false, err
+		}
+	}
+	if err := ms.Append(tail); err != nil {
 		return false, err
 	}
-	return true, ms.SetHardState(&hs)
+	ms.SetHardState(&hs)
+	return true, nil
 }
 
 // Step hands received messages to their groups. Messages for groups not open here are dropped.
@@ -394,6 +406,11 @@ func (h *Host) loop() {
 			}
 		}
 		h.mu.Unlock()
+		for _, r := range readies {
+			if n := len(r.rd.CommittedEntries); n > 0 {
+				r.g.storage.boundMemory(r.rd.CommittedEntries[n-1].GetIndex())
+			}
+		}
 		if tick {
 			h.compactGroups()
 		}
@@ -459,9 +476,7 @@ func (h *Host) persist(readies []groupReady) error {
 			}
 		}
 		if !raft.IsEmptyHardState(r.rd.HardState) {
-			if err := r.g.storage.SetHardState(r.rd.HardState); err != nil {
-				return err
-			}
+			r.g.storage.SetHardState(r.rd.HardState)
 		}
 	}
 	return nil
@@ -605,10 +620,7 @@ func (g *Group) FirstIndex() uint64 {
 }
 
 // SnapshotIndex is the position the log was compacted to (0 if never).
-func (g *Group) SnapshotIndex() uint64 {
-	snap, _ := g.storage.Snapshot()
-	return snap.Metadata.GetIndex()
-}
+func (g *Group) SnapshotIndex() uint64 { return g.storage.SnapshotIndex() }
 
 // confStateAt is the membership in force at index.
 func (g *Group) confStateAt(index uint64) (*pb.ConfState, bool) {
@@ -690,7 +702,7 @@ func (h *Host) compact(g *Group) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return err
 	}
-	if err := g.storage.Compact(idx); err != nil && !errors.Is(err, raft.ErrCompacted) {
+	if err := g.storage.Compact(snap); err != nil {
 		return err
 	}
 	// Memberships before idx are no longer needed, except the one in force at idx.
