@@ -4,7 +4,7 @@
 //
 // A group's state machine receives committed entries in order; the host applies membership
 // changes itself. Raft entries and hard state live in the node's Pebble database, under their
-// own key space, and are kept in memory (raft.MemoryStorage) while the group is open.
+// own key space; only the newest entries of each group are also kept in memory (logStore).
 //
 // A group's log can be compacted up to a position its state machine can rebuild without the
 // entries (Group.Compact). The raft snapshot left at that position carries no state: a member
