@@ -661,7 +661,8 @@ func (h *Host) compactGroups() {
 	h.mu.Lock()
 	groups := make([]*Group, 0, len(h.groups))
 	for _, g := range h.groups {
-		if g.compactTo > 0 {
+		// Only groups with something left to compact: this runs every tick.
+		if g.compactTo > g.storage.SnapshotIndex() {
 			groups = append(groups, g)
 		}
 	}

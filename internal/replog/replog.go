@@ -92,17 +92,26 @@ func (l *Log) Open(p uint16, peers []uint64) error {
 	// A log compacted before this restart starts after its snapshot: tell the consumer, in
 	// case its state is older (a crash in the middle of restoring).
 	if idx := g.SnapshotIndex(); idx > 0 {
-		pl.deliverFirst(log.Entry{LSN: idx, Restore: true})
+		pl.deliverMarker(idx, true)
 	}
 	return nil
 }
 
-// deliverFirst hands e to the consumer ahead of the entries buffered for it.
-func (pl *partLog) deliverFirst(e log.Entry) {
+// deliverMarker hands a restore marker to the consumer, or buffers it until one subscribes:
+// first (ahead of buffered entries, whose positions it precedes) or last.
+func (pl *partLog) deliverMarker(index uint64, first bool) {
+	e := log.Entry{LSN: index, Restore: true}
 	pl.mu.Lock()
+	if index > pl.applied {
+		pl.applied = index
+	}
 	c := pl.consumer
-	if c == nil {
+	switch {
+	case c != nil:
+	case first:
 		pl.buffered = append([]log.Entry{e}, pl.buffered...)
+	default:
+		pl.buffered = append(pl.buffered, e)
 	}
 	pl.mu.Unlock()
 	if c != nil {
@@ -112,20 +121,7 @@ func (pl *partLog) deliverFirst(e log.Entry) {
 
 // Restore is raft telling that the log now starts after index (a snapshot replaced the
 // entries this replica lacked): the consumer must restore its state from a partition snapshot.
-func (pl *partLog) Restore(index uint64) {
-	pl.mu.Lock()
-	if index > pl.applied {
-		pl.applied = index
-	}
-	c := pl.consumer
-	if c == nil {
-		pl.buffered = append(pl.buffered, log.Entry{LSN: index, Restore: true})
-	}
-	pl.mu.Unlock()
-	if c != nil {
-		c([]log.Entry{{LSN: index, Restore: true}})
-	}
-}
+func (pl *partLog) Restore(index uint64) { pl.deliverMarker(index, false) }
 
 // Trim lets partition p's log drop its records up to upTo, which a durable snapshot covers.
 // Replicas that are still behind keep what they need; see multiraft.Group.Compact.
