@@ -258,7 +258,9 @@ const methodSnapshot = "partition.snapshot"
 
 var errNoRepository = admin.Errorf(http.StatusBadRequest, "no snapshot repository is configured: set worker.snapshots.destination (RESTATE_WORKER__SNAPSHOTS__DESTINATION)")
 
-// createSnapshot snapshots partition p now, on its leader (this node or another).
+// createSnapshot snapshots partition p now, on its leader (this node or another). A partition
+// may be between leaders (just after start, or during a failover): wait for one a while, as an
+// ingress request does, rather than fail a request that a second later would succeed.
 func (n *Node) createSnapshot(ctx context.Context, p uint16) (*clusterapi.Snapshot, error) {
 	if n.snaps == nil {
 		return nil, errNoRepository
@@ -266,11 +268,35 @@ func (n *Node) createSnapshot(ctx context.Context, p uint16) (*clusterapi.Snapsh
 	if err := n.knownPartition(p); err != nil {
 		return nil, err
 	}
+	deadline := time.Now().Add(snapshotLeaderPatience)
+	backoff := 20 * time.Millisecond
+	for {
+		res, attempted, err := n.trySnapshot(ctx, p)
+		if attempted || time.Now().After(deadline) {
+			return res, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// snapshotLeaderPatience bounds how long an on-demand snapshot waits for its partition to
+// have a leader.
+const snapshotLeaderPatience = 10 * time.Second
+
+// trySnapshot asks the partition's leader for a snapshot once. attempted reports whether a
+// leader took it on (and its answer is final); otherwise no leader was found this time.
+func (n *Node) trySnapshot(ctx context.Context, p uint16) (_ *clusterapi.Snapshot, attempted bool, _ error) {
 	if proc := n.proc(p); proc != nil && proc.IsLeader() {
-		return n.snaps.createLocal(ctx, proc)
+		res, err := n.snaps.createLocal(ctx, proc)
+		return res, true, err
 	}
 	if n.cluster == nil {
-		return nil, admin.Errorf(http.StatusServiceUnavailable, "partition %d has no leader yet; try again", p)
+		return nil, false, admin.Errorf(http.StatusServiceUnavailable, "partition %d has no leader yet; try again", p)
 	}
 	leader, _ := n.cluster.Log.Leader(p)
 	candidates := []uint64{}
@@ -293,11 +319,11 @@ func (n *Node) createSnapshot(ctx context.Context, p uint16) (*clusterapi.Snapsh
 		}
 		var res clusterapi.Snapshot
 		if err := json.Unmarshal(out, &res); err != nil {
-			return nil, err
+			return nil, true, err
 		}
-		return &res, nil
+		return &res, true, nil
 	}
-	return nil, admin.Errorf(http.StatusServiceUnavailable, "could not snapshot partition %d: %v", p, lastErr)
+	return nil, false, admin.Errorf(http.StatusServiceUnavailable, "could not snapshot partition %d: %v", p, lastErr)
 }
 
 func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor) (*clusterapi.Snapshot, error) {
