@@ -113,6 +113,9 @@ func (n *Node) start() (Addresses, error) {
 		return Addresses{}, err
 	}
 	snapshotMetrics.add(n)
+	if clusterMode(n.opts) && n.snaps == nil {
+		n.logger.Warn("no snapshot repository is configured: partition logs are never trimmed, and a replica that loses its disk is rebuilt from the whole log; set worker.snapshots.destination")
+	}
 	if clusterMode(n.opts) {
 		if err := n.newCluster(); err != nil {
 			return Addresses{}, err
@@ -255,6 +258,12 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 		go func() {
 			defer n.wg.Done()
 			n.snaps.run(n.ctx)
+		}()
+	} else if n.cluster == nil && n.opts.Admin.LogTrimCheckInterval > 0 {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.trimDurableLoop(n.ctx, n.opts.Admin.LogTrimCheckInterval)
 		}()
 	}
 	n.ingressGate.set(n.ingress)

@@ -504,6 +504,37 @@ func (n *Node) trimLog(p uint16, upTo uint64) {
 	}
 }
 
+// trimDurableLoop trims a single node's logs when there is no snapshot repository: a record
+// is no longer needed once the partition store that applied it is durable, and log and store
+// share one write-ahead log, so the synced trim write itself makes everything applied before
+// it durable. (A cluster without a repository keeps its logs: a replica that falls behind or
+// loses its disk can only be rebuilt from them.)
+func (n *Node) trimDurableLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n.trimDurable()
+	}
+}
+
+func (n *Node) trimDurable() {
+	for _, proc := range n.localProcs() {
+		p := proc.ID()
+		if applied := proc.AppliedLSN(); applied > n.localLog.TrimPoint(p) {
+			if err := n.localLog.TrimPrefix(p, applied); err != nil {
+				n.logger.Warn("trimming the partition log failed", "partition", p, "err", err)
+				continue
+			}
+			n.logger.Debug("partition log trimmed", "partition", p, "up-to", applied)
+		}
+	}
+}
+
 // trimPoint is where partition p's log on this node is trimmed to.
 func (n *Node) trimPoint(p uint16) uint64 {
 	if n.cluster != nil {
