@@ -117,32 +117,29 @@ func (s *snapshotter) run(ctx context.Context) {
 	if s.interval == 0 {
 		return
 	}
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	everyTick(ctx, 500*time.Millisecond, s.snapshotDue)
+}
+
+// snapshotDue starts a snapshot of every partition led here that has applied an interval's
+// worth of records since its last one.
+func (s *snapshotter) snapshotDue(ctx context.Context) {
+	for _, proc := range s.n.localProcs() {
+		if !proc.IsLeader() || proc.AppliedLSN() < proc.SnapshotLSN()+s.interval {
+			continue
 		}
-		for _, proc := range s.n.localProcs() {
-			if !proc.IsLeader() || proc.AppliedLSN() < proc.SnapshotLSN()+s.interval {
-				continue
-			}
-			ps := s.part(proc.ID())
-			s.mu.Lock()
-			wait := time.Now().Before(ps.retryAt)
-			s.mu.Unlock()
-			if wait || !ps.busy.TryLock() {
-				continue
-			}
-			s.n.wg.Add(1)
-			go func() {
-				defer s.n.wg.Done()
-				defer ps.busy.Unlock()
-				_, _ = s.take(ctx, proc, ps)
-			}()
+		ps := s.part(proc.ID())
+		s.mu.Lock()
+		wait := time.Now().Before(ps.retryAt)
+		s.mu.Unlock()
+		if wait || !ps.busy.TryLock() {
+			continue
 		}
+		s.n.wg.Add(1)
+		go func() {
+			defer s.n.wg.Done()
+			defer ps.busy.Unlock()
+			_, _ = s.take(ctx, proc, ps)
+		}()
 	}
 }
 
@@ -510,7 +507,12 @@ func (n *Node) trimLog(p uint16, upTo uint64) {
 // it durable. (A cluster without a repository keeps its logs: a replica that falls behind or
 // loses its disk can only be rebuilt from them.)
 func (n *Node) trimDurableLoop(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
+	everyTick(ctx, every, n.trimDurable)
+}
+
+// everyTick calls f every d until ctx ends.
+func everyTick(ctx context.Context, d time.Duration, f func(context.Context)) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -518,11 +520,11 @@ func (n *Node) trimDurableLoop(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		n.trimDurable()
+		f(ctx)
 	}
 }
 
-func (n *Node) trimDurable() {
+func (n *Node) trimDurable(context.Context) {
 	for _, proc := range n.localProcs() {
 		p := proc.ID()
 		if applied := proc.AppliedLSN(); applied > n.localLog.TrimPoint(p) {
