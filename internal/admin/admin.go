@@ -154,6 +154,9 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.message }
 
+// HTTPStatus lets handlers outside this package (the SQL endpoint) answer with the status.
+func (e *apiError) HTTPStatus() int { return e.status }
+
 func errorf(status int, format string, args ...any) *apiError {
 	return &apiError{status: status, message: fmt.Sprintf(format, args...)}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"math"
 	"net/http"
@@ -50,8 +51,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.Context().Err() != nil {
 			return // the client went away
 		}
+		status := http.StatusInternalServerError
+		// A table that could not be read says why with a status (a partition unreachable: 503).
+		var withStatus interface{ HTTPStatus() int }
+		if errors.As(err, &withStatus) {
+			status = withStatus.HTTPStatus()
+		}
 		slog.Warn("SQL query failed", "query", *req.Query, "err", err)
-		writeQueryError(w, http.StatusInternalServerError, "query failed: "+err.Error())
+		writeQueryError(w, status, "query failed: "+err.Error())
 		return
 	}
 	// The restate CLI requires exactly "application/json" on both sides to use JSON.

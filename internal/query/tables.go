@@ -13,24 +13,96 @@ import (
 	"github.com/restatego/restate/internal/wire"
 )
 
+// Partitions tells the engine where the partitioned tables' rows live.
+type Partitions struct {
+	// Count is the number of partitions (keys map to partitions by it).
+	Count func() uint16
+	// Local lists the processors on this node; they may change between queries.
+	Local func() []*partition.Processor
+	// Remote reads a table's rows of every partition without a local processor, from the
+	// nodes that hold them. Nil when every partition is local (a single node).
+	Remote func(ctx context.Context, table string, filters []Equality, emit func(Row) bool) error
+}
+
+// LocalPartitions is the Partitions of a node that holds every partition itself.
+func LocalPartitions(procs []*partition.Processor) Partitions {
+	return Partitions{
+		Count: func() uint16 { return uint16(len(procs)) },
+		Local: func() []*partition.Processor { return procs },
+	}
+}
+
+// rowsFunc produces a table's rows; filters are the WHERE clause's equalities it may use.
+type rowsFunc = func(ctx context.Context, filters []Equality, emit func(Row) bool) error
+
+// partitionedTable is a table whose rows are spread over the partitions.
+type partitionedTable struct {
+	name string
+	cols []Column
+	rows func(s *engineSource) rowsFunc
+}
+
+func invocationTable(name string, cols []Column, view invocationView) partitionedTable {
+	return partitionedTable{name, cols, func(s *engineSource) rowsFunc { return s.invocationRows(view) }}
+}
+
+var partitionedTables = []partitionedTable{
+	invocationTable("sys_invocation", sysInvocationColumns, viewInvocation),
+	invocationTable("sys_invocation_status", sysInvocationStatusColumns, viewStatus),
+	invocationTable("sys_invocation_state", sysInvocationStateColumns, viewState),
+	invocationTable("sys_inbox", sysInboxColumns, viewInbox),
+	invocationTable("sys_keyed_service_status", sysKeyedServiceStatusColumns, viewKeyedStatus),
+	invocationTable("sys_idempotency", sysIdempotencyColumns, viewIdempotency),
+	{"sys_journal", sysJournalColumns, func(s *engineSource) rowsFunc { return s.journalRows }},
+	{"state", stateColumns, func(s *engineSource) rowsFunc { return s.stateRows }},
+}
+
 // EngineTables returns the introspection tables over the node's partitions and schema:
 // sys_invocation, sys_invocation_status, sys_invocation_state, sys_journal, state, sys_inbox,
-// sys_keyed_service_status, sys_idempotency, sys_service and sys_deployment. Every partition
-// is local on this single-node server, so scans read all processors.
-func EngineTables(procs []*partition.Processor, snapshot func() *schema.Snapshot) []Table {
-	src := &engineSource{procs: procs, now: func() time.Time { return time.Now() }}
-	return []Table{
-		&FuncTable{TableName: "sys_invocation", Cols: sysInvocationColumns, Rows: src.invocationRows(viewInvocation)},
-		&FuncTable{TableName: "sys_invocation_status", Cols: sysInvocationStatusColumns, Rows: src.invocationRows(viewStatus)},
-		&FuncTable{TableName: "sys_invocation_state", Cols: sysInvocationStateColumns, Rows: src.invocationRows(viewState)},
-		&FuncTable{TableName: "sys_inbox", Cols: sysInboxColumns, Rows: src.invocationRows(viewInbox)},
-		&FuncTable{TableName: "sys_keyed_service_status", Cols: sysKeyedServiceStatusColumns, Rows: src.invocationRows(viewKeyedStatus)},
-		&FuncTable{TableName: "sys_idempotency", Cols: sysIdempotencyColumns, Rows: src.invocationRows(viewIdempotency)},
-		&FuncTable{TableName: "sys_journal", Cols: sysJournalColumns, Rows: src.journalRows},
-		&FuncTable{TableName: "state", Cols: stateColumns, Rows: src.stateRows},
-		&FuncTable{TableName: "sys_service", Cols: sysServiceColumns, Rows: serviceRows(snapshot)},
-		&FuncTable{TableName: "sys_deployment", Cols: sysDeploymentColumns, Rows: deploymentRows(snapshot)},
+// sys_keyed_service_status, sys_idempotency, sys_service and sys_deployment. Partitioned
+// tables read the local processors first, then the other partitions through parts.Remote.
+func EngineTables(parts Partitions, snapshot func() *schema.Snapshot) []Table {
+	out := make([]Table, 0, len(partitionedTables)+2)
+	for _, pt := range partitionedTables {
+		out = append(out, &FuncTable{TableName: pt.name, Cols: pt.cols, Rows: func(ctx context.Context, filters []Equality, emit func(Row) bool) error {
+			src := &engineSource{procs: parts.Local(), count: parts.Count(), now: time.Now}
+			stopped := false
+			err := pt.rows(src)(ctx, filters, func(r Row) bool {
+				if !emit(r) {
+					stopped = true
+				}
+				return !stopped
+			})
+			if err != nil || stopped || parts.Remote == nil {
+				return err
+			}
+			return parts.Remote(ctx, pt.name, filters, emit)
+		}})
 	}
+	return append(out,
+		&FuncTable{TableName: "sys_service", Cols: sysServiceColumns, Rows: serviceRows(snapshot)},
+		&FuncTable{TableName: "sys_deployment", Cols: sysDeploymentColumns, Rows: deploymentRows(snapshot)})
+}
+
+// PartitionedColumns returns the columns of a partitioned table, or false for any other name.
+func PartitionedColumns(table string) ([]Column, bool) {
+	for _, pt := range partitionedTables {
+		if pt.name == table {
+			return pt.cols, true
+		}
+	}
+	return nil, false
+}
+
+// ScanLocal reads the rows of a partitioned table from the given processors only: how a node
+// answers another node's Remote scan. count is the cluster's number of partitions.
+func ScanLocal(ctx context.Context, table string, procs []*partition.Processor, count uint16, filters []Equality, emit func(Row) bool) error {
+	for _, pt := range partitionedTables {
+		if pt.name == table {
+			return pt.rows(&engineSource{procs: procs, count: count, now: time.Now})(ctx, filters, emit)
+		}
+	}
+	return fmt.Errorf("%q is not a partitioned table", table)
 }
 
 // Columns of the tables, named and typed as Restate names and types them (LargeUtf8 is Utf8
@@ -131,15 +203,16 @@ func (b *rowBuilder) set(name string, v Value) {
 
 type engineSource struct {
 	procs []*partition.Processor
+	count uint16 // partitions in the cluster, local or not
 	now   func() time.Time
 }
 
-// procFor returns the processor owning partition key pk, or nil.
+// procFor returns the local processor owning partition key pk, or nil.
 func (s *engineSource) procFor(pk uint64) *partition.Processor {
-	if len(s.procs) == 0 || len(s.procs) > 1<<16-1 {
+	if s.count == 0 {
 		return nil
 	}
-	id := ids.PartitionForKey(pk, uint16(len(s.procs)))
+	id := ids.PartitionForKey(pk, s.count)
 	for _, p := range s.procs {
 		if p.ID() == id {
 			return p

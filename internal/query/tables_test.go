@@ -88,7 +88,7 @@ func TestEngineTables(t *testing.T) {
 	submit(&partition.Record{Kind: partition.KindJournalAppend, Inv: done, EntryType: uint16(wire.TypeOutputCommand), Payload: out.AppendTo(nil)})
 	submit(&partition.Record{Kind: partition.KindEnd, Inv: done})
 
-	e := NewEngine(EngineTables([]*partition.Processor{p}, func() *schema.Snapshot { return nil })...)
+	e := NewEngine(EngineTables(LocalPartitions([]*partition.Processor{p}), func() *schema.Snapshot { return nil })...)
 
 	cases := []struct{ sql, want string }{
 		{"SELECT id, status, target, target_service_ty, retry_count, last_failure, last_failure_related_command_index, last_failure_related_entry_index, last_failure_related_entry_type, last_failure_related_entry_name FROM sys_invocation WHERE id = '" + a.String() + "'",
@@ -160,7 +160,7 @@ func TestSchemaTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewEngine(EngineTables(nil, reg.Snapshot)...)
+	e := NewEngine(EngineTables(LocalPartitions(nil), reg.Snapshot)...)
 	if got, want := run(t, e, "SELECT name, revision, public, ty, deployment_id FROM sys_service ORDER BY name"),
 		"Counter|1|true|virtual_object|"+dep.ID+";Greeter|1|true|service|"+dep.ID; got != want {
 		t.Errorf("sys_service: %s, want %s", got, want)

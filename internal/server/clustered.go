@@ -58,6 +58,7 @@ func (n *Node) newCluster() error {
 	n.cluster.Server.Handle(methodPartitionStatus, n.handlePartitionStatus)
 	n.cluster.Server.Handle(methodDeliver, n.handleDeliver)
 	n.cluster.Server.Handle(methodSnapshot, n.handleSnapshot)
+	n.cluster.Server.Handle(methodQueryScan, n.handleQueryScan)
 	if path := os.Getenv(partitionFileEnv); path != "" {
 		go n.watchPartitionFile(path)
 	}

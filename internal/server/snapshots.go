@@ -295,20 +295,8 @@ func (n *Node) trySnapshot(ctx context.Context, p uint16) (_ *clusterapi.Snapsho
 	if n.cluster == nil {
 		return nil, false, admin.Errorf(http.StatusServiceUnavailable, "partition %d has no leader yet; try again", p)
 	}
-	leader, _ := n.cluster.Log.Leader(p)
-	candidates := []uint64{}
-	if leader != 0 && leader != uint64(n.nodeID) {
-		candidates = append(candidates, leader)
-	}
-	if table := n.cluster.Partitions(); table != nil && int(p) < len(table.Replicas) {
-		for _, r := range table.Replicas[p] {
-			if r != leader && r != uint64(n.nodeID) {
-				candidates = append(candidates, r)
-			}
-		}
-	}
 	var lastErr error = fmt.Errorf("no replica of partition %d is reachable", p)
-	for _, node := range candidates {
+	for _, node := range n.otherReplicas(p) {
 		out, err := n.cluster.Client.Call(ctx, node, methodSnapshot, binary.BigEndian.AppendUint16(nil, p))
 		if err != nil {
 			lastErr = err

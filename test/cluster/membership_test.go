@@ -1,8 +1,13 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +51,67 @@ func TestFourthNodeJoins(t *testing.T) {
 	if !strings.Contains(strings.Join(ledger, " "), id) {
 		t.Fatalf("append acknowledged by node 4 is missing")
 	}
+
+	// Node 4 takes a share of the partitions, so no node holds them all any more; still, each
+	// node's SQL endpoint sees every partition (the others answer for what it lacks).
+	eventually(t, 60*time.Second, "node 4 to hold a share of the partitions", func() error {
+		for _, ns := range status(t, r.c.Node(1)).Nodes {
+			if ns.ID == 4 && len(ns.LeaderOf)+len(ns.FollowerOf) == 0 {
+				return fmt.Errorf("node 4 holds no partition")
+			}
+		}
+		return nil
+	})
+	checkQueriesSeeEveryPartition(t, r.c)
+}
+
+// checkQueriesSeeEveryPartition asks every node's /query the same questions, with no load
+// running: the answers agree, and a lookup by invocation id finds the invocation from any node,
+// whether or not that node holds its partition.
+func checkQueriesSeeEveryPartition(t *testing.T, c *ch.Cluster) {
+	t.Helper()
+	nodes := c.Running()
+	ids := sqlRows(t, nodes[0], "SELECT id FROM sys_invocation WHERE target_service_name = 'Ledger' ORDER BY id LIMIT 16")
+	if len(ids) < 8 {
+		t.Fatalf("only %d Ledger invocations in sys_invocation", len(ids))
+	}
+	for _, q := range []string{"SELECT count(*) AS n FROM sys_invocation", "SELECT count(*) AS n FROM state", "SELECT count(*) AS n FROM sys_journal"} {
+		want := sqlRows(t, nodes[0], q)[0]["n"]
+		for _, n := range nodes[1:] {
+			if got := sqlRows(t, n, q)[0]["n"]; got != want {
+				t.Errorf("%s: %s answers %v, %s answers %v", q, nodes[0].Name, want, n.Name, got)
+			}
+		}
+	}
+	for _, n := range nodes {
+		for _, row := range ids {
+			got := sqlRows(t, n, fmt.Sprintf("SELECT id, status FROM sys_invocation WHERE id = '%s'", row["id"]))
+			if len(got) != 1 || got[0]["status"] != "completed" {
+				t.Errorf("%s: invocation %s: %v", n.Name, row["id"], got)
+			}
+		}
+	}
+}
+
+func sqlRows(t *testing.T, n *ch.Node, q string) []map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"query": q})
+	req, _ := http.NewRequest(http.MethodPost, n.AdminURL()+"/query", bytes.NewReader(body))
+	req.Header.Set("content-type", "application/json")
+	req.Header.Set("accept", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s /query: %v", n.Name, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Rows []map[string]any `json:"rows"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil {
+		t.Fatalf("%s /query %q: %d %s", n.Name, q, resp.StatusCode, b)
+	}
+	return out.Rows
 }
 
 // TestForeignClusterRefused starts a node configured for another cluster name against the
