@@ -245,28 +245,45 @@ func (s *RaftStore) Members() []uint64 {
 // AddMember proposes adding node as a voter (only the leader's proposal takes effect) and
 // waits until it is a member.
 func (s *RaftStore) AddMember(ctx context.Context, node uint64, address string) error {
-	for _, m := range s.Members() {
-		if m == node {
-			return nil
-		}
-	}
 	cc := &pb.ConfChange{}
 	typ := pb.ConfChangeType_ConfChangeAddNode
 	cc.Type = &typ
 	cc.NodeId = &node
 	cc.Context = []byte(address)
-	if err := s.group.ProposeConfChange(cc); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	if err := s.changeMembers(ctx, cc, true); err != nil {
+		return fmt.Errorf("%w: adding node %d to the metadata quorum: %v", ErrUnavailable, node, err)
 	}
-	for {
+	return nil
+}
+
+// changeMembers proposes a membership change and waits until node is (or is no longer) a
+// member. Raft drops a change proposed while another is still pending (two nodes joining at
+// once) without telling the proposer, so the change is proposed again every second until it
+// shows; a change applied twice is harmless.
+func (s *RaftStore) changeMembers(ctx context.Context, cc *pb.ConfChange, wantMember bool) error {
+	node := cc.GetNodeId()
+	isMember := func() bool {
 		for _, m := range s.Members() {
 			if m == node {
-				return nil
+				return true
 			}
+		}
+		return false
+	}
+	var proposedAt time.Time
+	for {
+		if isMember() == wantMember {
+			return nil
+		}
+		if time.Since(proposedAt) >= time.Second {
+			if err := s.group.ProposeConfChange(cc); err != nil {
+				return err
+			}
+			proposedAt = time.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: adding node %d to the metadata quorum: %v", ErrUnavailable, node, ctx.Err())
+			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -327,23 +344,8 @@ func (s *RaftStore) RemoveMember(ctx context.Context, node uint64) error {
 	typ := pb.ConfChangeType_ConfChangeRemoveNode
 	cc.Type = &typ
 	cc.NodeId = &node
-	if err := s.group.ProposeConfChange(cc); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	if err := s.changeMembers(ctx, cc, false); err != nil {
+		return fmt.Errorf("%w: removing node %d from the metadata quorum: %v", ErrUnavailable, node, err)
 	}
-	for {
-		found := false
-		for _, m := range s.Members() {
-			if m == node {
-				found = true
-			}
-		}
-		if !found {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: removing node %d from the metadata quorum: %v", ErrUnavailable, node, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return nil
 }
