@@ -151,9 +151,7 @@ func Start(t *testing.T, opts Options) *Cluster {
 	t.Helper()
 	c := New(t, opts)
 	c.StartAll()
-	if err := c.WaitReady(c.opts.ReadyTimeout); err != nil {
-		t.Fatalf("cluster not ready: %v", err)
-	}
+	c.MustBeReady()
 	return c
 }
 
@@ -319,9 +317,11 @@ func (c *Cluster) WaitReady(timeout time.Duration) error {
 // MustBeReady is WaitReady with the cluster's ReadyTimeout that fails the test on error.
 func (c *Cluster) MustBeReady() {
 	c.t.Helper()
+	start := time.Now()
 	if err := c.WaitReady(c.opts.ReadyTimeout); err != nil {
 		c.t.Fatalf("cluster not ready: %v", err)
 	}
+	c.t.Logf("cluster ready after %s", time.Since(start).Round(10*time.Millisecond))
 }
 
 // DumpLogs logs the last lines of every node's log.

@@ -48,6 +48,7 @@ func needCluster(t *testing.T) {
 func startCluster(t *testing.T, opts ch.Options) *ch.Cluster {
 	t.Helper()
 	c := ch.New(t, opts)
+	start := time.Now()
 	c.StartAll()
 	// A server without a cluster engine answers /cluster with 404 from the start; give it a
 	// short while, then fail without waiting the whole readiness timeout.
@@ -59,6 +60,7 @@ func startCluster(t *testing.T, opts ch.Options) *ch.Cluster {
 	if err != nil {
 		c.MustBeReady()
 	}
+	t.Logf("cluster of %d ready after %s", len(c.Nodes), time.Since(start).Round(10*time.Millisecond))
 	return c
 }
 
