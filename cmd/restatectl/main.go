@@ -5,6 +5,8 @@
 //	restatectl [--address URL[,URL...]] snapshots create [PARTITIONS...]
 //	restatectl [--address URL[,URL...]] partitions list
 //	restatectl [--address URL[,URL...]] status
+//	restatectl [--address URL[,URL...]] nodes list
+//	restatectl [--address URL[,URL...]] metadata-server list-servers
 //
 // PARTITIONS are ids and ranges ("0 2-4" or "0,2-4"); none means every partition.
 package main
@@ -92,6 +94,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.listPartitions(ctx)
 	case prefixOf(rest[0], "status"):
 		return c.showStatus(ctx)
+	case prefixOf(rest[0], "nodes"):
+		if len(rest) >= 2 && !prefixOf(rest[1], "list") {
+			fmt.Fprintf(stderr, "restatectl: unknown nodes command %q (this server supports: nodes list)\n", rest[1])
+			return 2
+		}
+		return c.listNodes(ctx)
+	case rest[0] == "ms" || prefixOf(rest[0], "metadata-server"):
+		if len(rest) >= 2 && !prefixOf(rest[1], "list-servers") && !prefixOf(rest[1], "status") {
+			fmt.Fprintf(stderr, "restatectl: unknown metadata-server command %q (this server supports: metadata-server list-servers)\n", rest[1])
+			return 2
+		}
+		return c.listMetadataServers(ctx)
 	}
 	fmt.Fprintf(stderr, "restatectl: unknown command %q\n%s", rest[0], usage)
 	return 2
@@ -104,6 +118,8 @@ Commands:
                                      (ids and ranges such as "0 2-4"; default: all)
   partitions list                    partitions with leader, applied, archived and trim point
   status                             nodes, then partitions
+  nodes list                         nodes with address, liveness and roles
+  metadata-server list-servers       the metadata quorum: members, leader, term (alias: ms)
 
 The address is a node's node port, default http://localhost:5122/ (env RESTATECTL_ADDRESS).
 `
@@ -197,6 +213,23 @@ func (c *cli) showStatus(ctx context.Context) int {
 		return 1
 	}
 	fmt.Fprintf(c.out, "Cluster %s\n\n", st.ClusterName)
+	c.printNodes(st)
+	fmt.Fprintln(c.out)
+	c.printPartitions(st)
+	return 0
+}
+
+func (c *cli) listNodes(ctx context.Context) int {
+	st, err := c.status(ctx)
+	if err != nil {
+		fmt.Fprintln(c.errw, "restatectl:", err)
+		return 1
+	}
+	c.printNodes(st)
+	return 0
+}
+
+func (c *cli) printNodes(st *clusterapi.Status) {
 	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE-ID\tNAME\tADDRESS\tSTATUS\tLEADER\tFOLLOWER\tROLES")
 	for _, n := range st.Nodes {
@@ -207,8 +240,39 @@ func (c *cli) showStatus(ctx context.Context) int {
 		fmt.Fprintf(tw, "N%d\t%s\t%s\t%s\t%d\t%d\t%s\n", n.ID, n.Name, n.Address, state, len(n.Leads), len(n.Follows), strings.Join(n.Roles, " | "))
 	}
 	tw.Flush()
-	fmt.Fprintln(c.out)
-	c.printPartitions(st)
+}
+
+func (c *cli) listMetadataServers(ctx context.Context) int {
+	st, err := c.status(ctx)
+	if err != nil {
+		fmt.Fprintln(c.errw, "restatectl:", err)
+		return 1
+	}
+	names := map[uint64]string{}
+	alive := map[uint64]bool{}
+	for _, n := range st.Nodes {
+		names[n.ID], alive[n.ID] = n.Name, n.Alive
+	}
+	members := append([]uint64(nil), st.Metadata.Members...)
+	sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
+	tw := tabwriter.NewWriter(c.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tNAME\tSTATUS\tLEADER\tTERM\tPROGRESS")
+	for _, m := range members {
+		state := "DEAD"
+		if alive[m] {
+			state = "MEMBER"
+		}
+		leader := ""
+		if m == st.Metadata.Leader {
+			leader = "yes"
+		}
+		progress := st.Metadata.Progress[m]
+		if progress == "" {
+			progress = "-"
+		}
+		fmt.Fprintf(tw, "N%d\t%s\t%s\t%s\t%d\t%s\n", m, names[m], state, leader, st.Metadata.Term, progress)
+	}
+	tw.Flush()
 	return 0
 }
 

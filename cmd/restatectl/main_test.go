@@ -74,6 +74,17 @@ func TestSnapshotsCreate(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "ALIVE") || !strings.Contains(out, "n1") || !strings.Contains(out, "TRIMMED") {
 		t.Fatalf("status: exit %d\n%s", code, out)
 	}
+	code, out, _ = ctl(t, "--address", addr, "nodes", "list")
+	if code != 0 || !strings.Contains(out, "N1") || !strings.Contains(out, "ALIVE") || strings.Contains(out, "TRIMMED") {
+		t.Fatalf("nodes list: exit %d\n%s", code, out)
+	}
+	code, out, _ = ctl(t, "--address", addr, "ms", "list-servers")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) != 2 || !strings.Contains(lines[1], "n1") || !strings.Contains(lines[1], "yes") {
+		t.Fatalf("metadata-server list-servers: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := ctl(t, "--address", addr, "nodes", "remove"); code != 2 || !strings.Contains(errOut, "remove") {
+		t.Fatalf("unsupported nodes command: exit %d, %s", code, errOut)
+	}
 	if code, _, errOut := ctl(t, "--address", addr, "snapshots", "create", "9"); code != 1 || !strings.Contains(errOut, "partition 9 does not exist") {
 		t.Fatalf("unknown partition: exit %d, %s", code, errOut)
 	}
