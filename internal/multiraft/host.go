@@ -89,6 +89,9 @@ type Host struct {
 	nudge  chan struct{}
 	stop   chan struct{}
 	done   chan struct{}
+	// startOnce runs the loop once; Stop on a host never started has no loop to wait for
+	// (a node whose start failed before its cluster did).
+	startOnce sync.Once
 }
 
 // Group is one raft group on this node.
@@ -130,10 +133,11 @@ func NewHost(cfg Config) *Host {
 }
 
 // Start runs the host's loop.
-func (h *Host) Start() { go h.loop() }
+func (h *Host) Start() { h.startOnce.Do(func() { go h.loop() }) }
 
 // Stop ends the loop and waits for it.
 func (h *Host) Stop() {
+	h.startOnce.Do(func() { close(h.done) }) // never started: nothing to wait for
 	select {
 	case <-h.stop:
 	default:

@@ -209,3 +209,21 @@ func TestMinorityCannotCommit(t *testing.T) {
 	// The isolated node steps down (check quorum).
 	waitFor(t, "the isolated leader to step down", func() bool { return l.g.Status().Lead != l.id })
 }
+
+// A node whose start fails before its raft host runs (a port in use) still shuts down: Stop
+// on a host that never started returns at once, and a later Start does not run a loop.
+func TestStopWithoutStart(t *testing.T) {
+	h := NewHost(Config{NodeID: 1})
+	done := make(chan struct{})
+	go func() {
+		h.Stop()
+		h.Stop()
+		h.Start()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop of a host that never started hangs")
+	}
+}

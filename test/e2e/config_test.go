@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	th "github.com/restatego/restate/internal/testharness"
 )
@@ -74,6 +77,38 @@ func TestRestateSettingsWeIgnoreOnlyWarn(t *testing.T) {
 	for _, key := range []string{"rocksdb-total-memory-size", "RESTATE_SOMETHING_NEW", "internal-queue-length"} {
 		if !strings.Contains(string(b), key) {
 			t.Errorf("no warning naming %s in the log", key)
+		}
+	}
+}
+
+// TestPortInUseExits: a node (single or in a cluster) whose port is taken exits at once with
+// an error naming the address, instead of running without it or hanging.
+func TestPortInUseExits(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	busy := taken.Addr().String()
+	node := freePort(t)
+	clusterEnv := []string{"RESTATE_CLUSTER_NAME=porttest", "RESTATE_NODE_NAME=n1", "RESTATE_FORCE_NODE_ID=1",
+		"RESTATE_AUTO_PROVISION=true", "RESTATE_DEFAULT_REPLICATION=2", "RESTATE_BIND_ADDRESS=" + node, "RESTATE_ADVERTISED_ADDRESS=http://" + node,
+		"RESTATE_METADATA_CLIENT__ADDRESSES=[http://" + node + "]"}
+	for name, env := range map[string][]string{
+		"single node":  {"RESTATE_INGRESS__BIND_ADDRESS=" + busy, "RESTATE_ADMIN__BIND_ADDRESS=" + freePort(t), "RESTATE_BIND_ADDRESS=" + freePort(t)},
+		"cluster node": append(clusterEnv, "RESTATE_INGRESS__BIND_ADDRESS="+busy, "RESTATE_ADMIN__BIND_ADDRESS="+freePort(t)),
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := exec.CommandContext(ctx, th.ServerBinary())
+		cmd.Env = append(append(os.Environ(), "RESTATE_BASE_DIR="+t.TempDir()), env...)
+		out, err := cmd.CombinedOutput()
+		timedOut := ctx.Err() != nil
+		cancel()
+		if timedOut {
+			t.Fatalf("%s: still running 20s after failing to bind %s:\n%s", name, busy, out)
+		}
+		if err == nil || !strings.Contains(string(out), busy) || !strings.Contains(string(out), "address already in use") {
+			t.Errorf("%s: exit %v, output does not name the busy address %s:\n%s", name, err, busy, out)
 		}
 	}
 }
