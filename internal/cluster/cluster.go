@@ -472,13 +472,22 @@ func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]b
 	// A node that asks to join holds no raft state. If it is a member already, it lost its
 	// disk: the leader still believes it holds what it acknowledged, so it is removed and
 	// added again, which makes the leader send it everything from the start.
-	rejoined := false
+	member := false
 	for _, m := range c.Meta.Members() {
 		if m == req.Node.ID {
+			member = true
+		}
+	}
+	// A node registered in the nodes configuration had joined before; asking again means it
+	// lost its disk, even if an earlier attempt of this rejoin already removed it from the
+	// quorum and then failed (its partition replicas must be re-added all the same).
+	rejoined := member
+	if cfg := c.Nodes(); cfg != nil {
+		if _, ok := cfg.Nodes[req.Node.ID]; ok {
 			rejoined = true
 		}
 	}
-	if rejoined {
+	if member {
 		c.logger.Warn("a member rejoins without its data; re-adding it", "node", req.Node.ID)
 		if err := c.Meta.RemoveMember(ctx, req.Node.ID); err != nil {
 			return nil, err

@@ -180,8 +180,12 @@ func (l *Local) TrimPoint(p uint16) uint64 {
 	return beUint64(v)
 }
 
-// TrimPrefix deletes records with lsn <= upTo.
+// TrimPrefix deletes records with lsn <= upTo. The trim point never moves back: a restarted
+// log continues after it, so lowering it (an older snapshot's lsn) could reuse positions.
 func (l *Local) TrimPrefix(p uint16, upTo uint64) error {
+	if upTo <= l.TrimPoint(p) {
+		return nil
+	}
 	start, _ := storage.LogSpan(p)
 	b := l.db.NewBatch()
 	defer b.Close()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/restatego/restate/internal/codec"
 	"github.com/restatego/restate/internal/multiraft"
+	raft "go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
@@ -259,7 +260,8 @@ func (s *RaftStore) AddMember(ctx context.Context, node uint64, address string) 
 // changeMembers proposes a membership change and waits until node is (or is no longer) a
 // member. Raft drops a change proposed while another is still pending (two nodes joining at
 // once) without telling the proposer, so the change is proposed again every second until it
-// shows; a change applied twice is harmless.
+// shows. Only the leader proposes again: a deposed leader's copies could reach the new one
+// late and undo a later change (a removal landing after the re-add of a rejoining node).
 func (s *RaftStore) changeMembers(ctx context.Context, cc *pb.ConfChange, wantMember bool) error {
 	node := cc.GetNodeId()
 	isMember := func() bool {
@@ -276,7 +278,11 @@ func (s *RaftStore) changeMembers(ctx context.Context, cc *pb.ConfChange, wantMe
 			return nil
 		}
 		if time.Since(proposedAt) >= time.Second {
-			if err := s.group.ProposeConfChange(cc); err != nil {
+			if leader, _ := s.Leader(); leader != s.self {
+				return errors.New("this member is not the metadata leader (any more)")
+			}
+			// A proposal dropped during a leadership change is proposed again next round.
+			if err := s.group.ProposeConfChange(cc); err != nil && !errors.Is(err, raft.ErrProposalDropped) {
 				return err
 			}
 			proposedAt = time.Now()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -253,6 +254,10 @@ func (s *snapshotter) restore(ctx context.Context, p uint16, minLSN uint64) erro
 
 const methodSnapshot = "partition.snapshot"
 
+// snapshotFailedMarker starts the error of a leader whose snapshot failed; errors cross the
+// node network as text, and a caller must tell this final answer from "not the leader".
+const snapshotFailedMarker = "snapshot failed:"
+
 var errNoRepository = admin.Errorf(http.StatusBadRequest, "no snapshot repository is configured: set worker.snapshots.destination (RESTATE_WORKER__SNAPSHOTS__DESTINATION)")
 
 // createSnapshot snapshots partition p now, on its leader (this node or another). A partition
@@ -298,7 +303,12 @@ func (n *Node) trySnapshot(ctx context.Context, p uint16) (_ *clusterapi.Snapsho
 	var lastErr error = fmt.Errorf("no replica of partition %d is reachable", p)
 	for _, node := range n.otherReplicas(p) {
 		out, err := n.cluster.Client.Call(ctx, node, methodSnapshot, binary.BigEndian.AppendUint16(nil, p))
-		if err != nil {
+		if err != nil && strings.Contains(err.Error(), snapshotFailedMarker) {
+			// The leader tried and failed (the object store is down, say): its answer is final,
+			// and taking another full snapshot right away would fail the same way.
+			return nil, true, admin.Errorf(http.StatusServiceUnavailable, "node %d: %v", node, err)
+		}
+		if err != nil { // not the leader (any more), or unreachable: try the others
 			lastErr = err
 			continue
 		}
@@ -317,7 +327,7 @@ func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor
 	defer ps.busy.Unlock()
 	res, err := s.take(ctx, proc, ps)
 	if err != nil {
-		return nil, admin.Errorf(http.StatusServiceUnavailable, "snapshot of partition %d to %s failed: %v", proc.ID(), s.dest, err)
+		return nil, admin.Errorf(http.StatusServiceUnavailable, "partition %d: %s writing to %s: %v", proc.ID(), snapshotFailedMarker, s.dest, err)
 	}
 	return res, nil
 }
