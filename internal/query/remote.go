@@ -8,27 +8,39 @@ import (
 )
 
 // The bytes of a remote scan: a node asks another for a partitioned table's rows of some
-// partitions, and gets the rows back. Both messages start with a format version so nodes of
-// different releases can tell what they receive.
+// partitions, and gets the rows back, plus the partitions it declined (it does not lead them,
+// and the request wanted leaders only) with the leader it knows. Both messages start with a
+// format version so nodes of different releases can tell what they receive.
 //
-//	request: version | uvarint len, table | uvarint n, n × uvarint partition |
+//	request: version | uvarint len, table | flags byte (1: followers may answer) |
+//	         uvarint n, n × uvarint partition |
 //	         uvarint n, n × (uvarint len, column | uvarint m, m × value)
-//	rows:    version | uvarint columns | uvarint n, n × (columns × value)
+//	result:  version | uvarint columns | (0x01, columns × value)* | 0x00 |
+//	         uvarint n, n × (uvarint partition, uvarint leader or 0)
 //	value:   type byte | payload (none for NULL; varint for the signed kinds; uvarint for
 //	         UInt64; 8 big-endian bytes for Float64; uvarint len and bytes for String and Bytes)
 const remoteFormat = 1
 
-// ScanRequest asks a node for the rows of Table in Partitions that pass Filters.
+const flagAllowFollower = 1
+
+// ScanRequest asks a node for the rows of Table in Partitions that pass Filters. Without
+// AllowFollower only a partition's leader answers for it (followers may lag behind).
 type ScanRequest struct {
-	Table      string
-	Partitions []uint16
-	Filters    []Equality
+	Table         string
+	AllowFollower bool
+	Partitions    []uint16
+	Filters       []Equality
 }
 
 // Encode serializes the request.
 func (r *ScanRequest) Encode() []byte {
 	e := codec.Encoder{Buf: []byte{remoteFormat}}
 	e.String(r.Table)
+	var flags byte
+	if r.AllowFollower {
+		flags |= flagAllowFollower
+	}
+	e.Byte(flags)
 	e.Uvarint(uint64(len(r.Partitions)))
 	for _, p := range r.Partitions {
 		e.Uvarint(uint64(p))
@@ -51,12 +63,13 @@ func DecodeScanRequest(b []byte) (*ScanRequest, error) {
 		return nil, fmt.Errorf("scan request of unknown format %d", v)
 	}
 	r := &ScanRequest{Table: d.String()}
+	flags := d.Byte()
+	if flags&^flagAllowFollower != 0 {
+		d.fail("unknown scan request flags %#x", flags)
+	}
+	r.AllowFollower = flags&flagAllowFollower != 0
 	for range d.count() {
-		p := d.Uvarint()
-		if p > math.MaxUint16 {
-			d.fail("partition %d out of range", p)
-		}
-		r.Partitions = append(r.Partitions, uint16(p))
+		r.Partitions = append(r.Partitions, d.partition())
 	}
 	for range d.count() {
 		f := Equality{Column: d.String()}
@@ -68,44 +81,90 @@ func DecodeScanRequest(b []byte) (*ScanRequest, error) {
 	return r, d.finish()
 }
 
-// EncodeRows serializes rows of the given width.
-func EncodeRows(width int, rows []Row) ([]byte, error) {
-	e := codec.Encoder{Buf: []byte{remoteFormat}}
-	e.Uvarint(uint64(width))
-	e.Uvarint(uint64(len(rows)))
-	for _, r := range rows {
-		if len(r) != width {
-			return nil, fmt.Errorf("row of %d values in a table of %d columns", len(r), width)
-		}
-		for _, v := range r {
-			encodeValue(&e, v)
-		}
-	}
-	return e.Buf, nil
+// Refusal is a partition a node did not answer for, and the leader it knows (0: none).
+type Refusal struct {
+	Partition uint16
+	Leader    uint64
 }
 
-// DecodeRows parses what EncodeRows wrote; width is the number of columns the caller expects.
-func DecodeRows(b []byte, width int) ([]Row, error) {
+// ScanResult is a node's answer to a ScanRequest.
+type ScanResult struct {
+	Rows    []Row
+	Refused []Refusal
+}
+
+// ResultWriter encodes a ScanResult row by row, so the sender can watch its size.
+type ResultWriter struct {
+	e     codec.Encoder
+	width int
+}
+
+// NewResultWriter starts a result of rows width values wide.
+func NewResultWriter(width int) *ResultWriter {
+	w := &ResultWriter{e: codec.Encoder{Buf: []byte{remoteFormat}}, width: width}
+	w.e.Uvarint(uint64(width))
+	return w
+}
+
+// AddRow appends one row.
+func (w *ResultWriter) AddRow(r Row) error {
+	if len(r) != w.width {
+		return fmt.Errorf("row of %d values in a table of %d columns", len(r), w.width)
+	}
+	w.e.Byte(1)
+	for _, v := range r {
+		encodeValue(&w.e, v)
+	}
+	return nil
+}
+
+// Len is the size of what has been written so far.
+func (w *ResultWriter) Len() int { return len(w.e.Buf) }
+
+// Finish appends the refusals and returns the whole message.
+func (w *ResultWriter) Finish(refused []Refusal) []byte {
+	w.e.Byte(0)
+	w.e.Uvarint(uint64(len(refused)))
+	for _, r := range refused {
+		w.e.Uvarint(uint64(r.Partition))
+		w.e.Uvarint(r.Leader)
+	}
+	return w.e.Buf
+}
+
+// DecodeScanResult parses what a ResultWriter wrote; width is the number of columns the
+// caller expects.
+func DecodeScanResult(b []byte, width int) (*ScanResult, error) {
 	d := remoteDecoder{Decoder: codec.NewDecoder(b)}
 	if v := d.Byte(); v != remoteFormat {
-		return nil, fmt.Errorf("rows of unknown format %d", v)
+		return nil, fmt.Errorf("scan result of unknown format %d", v)
 	}
 	if w := d.Uvarint(); d.Err() == nil && w != uint64(width) {
 		return nil, fmt.Errorf("rows of %d columns, expected %d", w, width)
 	}
-	n := d.count()
-	rows := make([]Row, 0, n)
-	for range n {
+	res := &ScanResult{}
+	for !d.failed() {
+		marker := d.Byte()
+		if marker == 0 {
+			break
+		}
+		if marker != 1 {
+			d.fail("bad row marker %d", marker)
+			break
+		}
 		r := make(Row, width)
 		for i := range r {
 			r[i] = d.value()
 		}
-		if d.failed() {
-			break
-		}
-		rows = append(rows, r)
+		res.Rows = append(res.Rows, r)
 	}
-	return rows, d.finish()
+	for range d.count() {
+		res.Refused = append(res.Refused, Refusal{Partition: d.partition(), Leader: d.Uvarint()})
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func encodeValue(e *codec.Encoder, v Value) {
@@ -149,6 +208,14 @@ func (d *remoteDecoder) count() int {
 		return 0
 	}
 	return int(n)
+}
+
+func (d *remoteDecoder) partition() uint16 {
+	p := d.Uvarint()
+	if p > math.MaxUint16 {
+		d.fail("partition %d out of range", p)
+	}
+	return uint16(p)
 }
 
 func (d *remoteDecoder) value() Value {

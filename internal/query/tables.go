@@ -17,11 +17,11 @@ import (
 type Partitions struct {
 	// Count is the number of partitions (keys map to partitions by it).
 	Count func() uint16
-	// Local lists the processors on this node; they may change between queries.
+	// Local lists the processors this node reads itself; they may change between queries.
 	Local func() []*partition.Processor
-	// Remote reads a table's rows of every partition without a local processor, from the
-	// nodes that hold them. Nil when every partition is local (a single node).
-	Remote func(ctx context.Context, table string, filters []Equality, emit func(Row) bool) error
+	// Remote reads a table's rows of every partition not in local (what Local returned for
+	// this scan) from the nodes that hold them. Nil when every partition is local.
+	Remote func(ctx context.Context, table string, filters []Equality, local []*partition.Processor, emit func(Row) bool) error
 }
 
 // LocalPartitions is the Partitions of a node that holds every partition itself.
@@ -65,7 +65,8 @@ func EngineTables(parts Partitions, snapshot func() *schema.Snapshot) []Table {
 	out := make([]Table, 0, len(partitionedTables)+2)
 	for _, pt := range partitionedTables {
 		out = append(out, &FuncTable{TableName: pt.name, Cols: pt.cols, Rows: func(ctx context.Context, filters []Equality, emit func(Row) bool) error {
-			src := &engineSource{procs: parts.Local(), count: parts.Count(), now: time.Now}
+			local := parts.Local()
+			src := &engineSource{procs: local, count: parts.Count(), now: time.Now}
 			stopped := false
 			err := pt.rows(src)(ctx, filters, func(r Row) bool {
 				if !emit(r) {
@@ -76,7 +77,7 @@ func EngineTables(parts Partitions, snapshot func() *schema.Snapshot) []Table {
 			if err != nil || stopped || parts.Remote == nil {
 				return err
 			}
-			return parts.Remote(ctx, pt.name, filters, emit)
+			return parts.Remote(ctx, pt.name, filters, local, emit)
 		}})
 	}
 	return append(out,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -13,9 +12,12 @@ import (
 	"github.com/restatego/restate/internal/query"
 )
 
-// The SQL introspection tables of a cluster node cover every partition: the node reads its own
-// processors, and asks the nodes holding the others for their rows (with the query's equality
-// filters, so a lookup by id or key stays a point read there too).
+// The SQL introspection tables of a cluster node cover every partition, each read on its
+// leader: followers may lag (one catching up after a restart by seconds), and a query should
+// see what the cluster acknowledged. The node reads the partitions it leads itself and asks
+// the leaders of the others for their rows, passing the query's equality filters along so a
+// lookup by id or key stays a point read there too. Only when a partition's leader cannot be
+// reached (an election under way) does a follower answer, rather than failing the query.
 
 const methodQueryScan = "query.scan"
 
@@ -23,7 +25,7 @@ const methodQueryScan = "query.scan"
 // on a node that stopped answering.
 const (
 	maxRemoteScanBytes = 48 << 20
-	remoteScanTimeout  = 10 * time.Second
+	remoteScanTimeout  = 5 * time.Second
 )
 
 func (n *Node) queryPartitions() query.Partitions {
@@ -36,6 +38,15 @@ func (n *Node) queryPartitions() query.Partitions {
 		Local: n.localProcs,
 	}
 	if n.cluster != nil {
+		parts.Local = func() []*partition.Processor {
+			var led []*partition.Processor
+			for _, p := range n.localProcs() {
+				if p.IsLeader() {
+					led = append(led, p)
+				}
+			}
+			return led
+		}
 		parts.Remote = n.scanRemote
 	}
 	return parts
@@ -58,104 +69,166 @@ func (n *Node) otherReplicas(p uint16) []uint64 {
 	return out
 }
 
-// scanRemote reads table's rows of the partitions this node does not hold. Every such
-// partition must answer: a query over part of the data would mislead, so an unreachable
-// partition fails the query with a 503 that names it.
-func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equality, emit func(query.Row) bool) error {
+// scanRemote reads table's rows of the partitions not in local. Every such partition must
+// answer: a query over part of the data would mislead, so a partition no replica answers for
+// fails the query with a 503 that names it.
+func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equality, local []*partition.Processor, emit func(query.Row) bool) error {
 	cols, ok := query.PartitionedColumns(table)
 	if !ok {
 		return fmt.Errorf("%q is not a partitioned table", table)
 	}
-	local := map[uint16]bool{}
-	for _, p := range n.localProcs() {
-		local[p.ID()] = true
+	done := map[uint16]bool{}
+	for _, p := range local {
+		done[p.ID()] = true
 	}
 	n.procMu.Lock()
 	count := n.numPartitions
 	n.procMu.Unlock()
-	candidates := map[uint16][]uint64{}
-	byNode := map[uint64][]uint16{}
+	var rows []query.Row
+	asked := map[uint16]map[uint64]bool{} // nodes already asked for leader-only answers
+
+	// Leaders first: the one this node knows for partitions it replicates, otherwise a
+	// replica, which names the leader if it is not. Then the named leaders.
+	targets := map[uint64][]uint16{}
 	for p := range count {
-		if local[p] {
+		if done[p] {
 			continue
 		}
-		c := n.otherReplicas(p)
-		if len(c) == 0 {
-			return admin.Errorf(http.StatusServiceUnavailable, "partition %d has no replica that could answer the query", p)
+		leader, _ := n.cluster.Log.Leader(p)
+		if leader == 0 || leader == uint64(n.nodeID) {
+			if others := n.otherReplicas(p); len(others) > 0 {
+				leader = others[0]
+			} else {
+				leader = 0
+			}
 		}
-		candidates[p] = c
-		byNode[c[0]] = append(byNode[c[0]], p)
+		if leader != 0 {
+			targets[leader] = append(targets[leader], p)
+		}
 	}
-	if len(byNode) == 0 {
-		return nil
-	}
-
-	type answer struct {
-		node  uint64
-		parts []uint16
-		rows  []query.Row
-		err   error
-	}
-	answers := make([]answer, 0, len(byNode))
-	for node, parts := range byNode {
-		answers = append(answers, answer{node: node, parts: parts})
-	}
-	slices.SortFunc(answers, func(a, b answer) int { return int(a.parts[0]) - int(b.parts[0]) })
-	var wg sync.WaitGroup
-	for i := range answers {
-		wg.Go(func() {
-			a := &answers[i]
-			a.rows, a.err = n.fetchRemoteRows(ctx, a.node, table, a.parts, filters, len(cols))
-		})
-	}
-	wg.Wait()
-
-	for _, a := range answers {
-		rows := a.rows
-		if a.err != nil {
-			// The first choice failed (it died, or no longer holds some of the partitions):
-			// ask the other replicas, one partition at a time.
-			rows = nil
+	for round := 0; round < 2 && len(targets) > 0; round++ {
+		next := map[uint64][]uint16{}
+		for _, a := range n.scanNodes(ctx, table, filters, targets, false, len(cols)) {
 			for _, p := range a.parts {
-				got, err := n.fetchFromAny(ctx, candidates[p][1:], table, p, filters, len(cols))
-				if err != nil {
-					return admin.Errorf(http.StatusServiceUnavailable, "partition %d could not be read for the query: %v (and from node %d: %v)", p, err, a.node, a.err)
+				if asked[p] == nil {
+					asked[p] = map[uint64]bool{}
 				}
-				rows = append(rows, got...)
+				asked[p][a.node] = true
+			}
+			if a.err != nil {
+				continue
+			}
+			rows = append(rows, a.res.Rows...)
+			refused := map[uint16]bool{}
+			for _, r := range a.res.Refused {
+				refused[r.Partition] = true
+				if r.Leader != 0 && r.Leader != uint64(n.nodeID) && !asked[r.Partition][r.Leader] {
+					next[r.Leader] = append(next[r.Leader], r.Partition)
+				}
+			}
+			for _, p := range a.parts {
+				if !refused[p] {
+					done[p] = true
+				}
 			}
 		}
-		for _, r := range rows {
-			if !emit(r) {
-				return nil
+		targets = next
+	}
+
+	// No leader answered for the rest: read a follower's copy, this node's own if it has one.
+	var missing []uint16
+	for p := range count {
+		if !done[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		var followed []*partition.Processor
+		var elsewhere []uint16
+		for _, p := range missing {
+			if proc := n.proc(p); proc != nil {
+				followed = append(followed, proc)
+			} else {
+				elsewhere = append(elsewhere, p)
 			}
+		}
+		if len(followed) > 0 {
+			if err := query.ScanLocal(ctx, table, followed, count, filters, func(r query.Row) bool {
+				rows = append(rows, r)
+				return true
+			}); err != nil {
+				return err
+			}
+		}
+		for _, p := range elsewhere {
+			got, err := n.scanAnyReplica(ctx, table, filters, p, len(cols))
+			if err != nil {
+				return admin.Errorf(http.StatusServiceUnavailable, "partition %d could not be read for the query: %v", p, err)
+			}
+			rows = append(rows, got...)
+		}
+	}
+	for _, r := range rows {
+		if !emit(r) {
+			return nil
 		}
 	}
 	return nil
 }
 
-func (n *Node) fetchFromAny(ctx context.Context, nodes []uint64, table string, p uint16, filters []query.Equality, width int) ([]query.Row, error) {
+type scanAnswer struct {
+	node  uint64
+	parts []uint16
+	res   *query.ScanResult
+	err   error
+}
+
+// scanNodes sends one scan request per node, all at once.
+func (n *Node) scanNodes(ctx context.Context, table string, filters []query.Equality, targets map[uint64][]uint16, allowFollower bool, width int) []scanAnswer {
+	answers := make([]scanAnswer, 0, len(targets))
+	for node, parts := range targets {
+		answers = append(answers, scanAnswer{node: node, parts: parts})
+	}
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			a := &answers[i]
+			a.res, a.err = n.fetchRemoteRows(ctx, a.node, &query.ScanRequest{Table: table, AllowFollower: allowFollower, Partitions: a.parts, Filters: filters}, width)
+		})
+	}
+	wg.Wait()
+	return answers
+}
+
+// scanAnyReplica reads partition p from the first replica that answers, leader or not.
+func (n *Node) scanAnyReplica(ctx context.Context, table string, filters []query.Equality, p uint16, width int) ([]query.Row, error) {
 	err := fmt.Errorf("no other replica")
-	for _, node := range nodes {
-		var rows []query.Row
-		if rows, err = n.fetchRemoteRows(ctx, node, table, []uint16{p}, filters, width); err == nil {
-			return rows, nil
+	for _, node := range n.otherReplicas(p) {
+		var res *query.ScanResult
+		res, err = n.fetchRemoteRows(ctx, node, &query.ScanRequest{Table: table, AllowFollower: true, Partitions: []uint16{p}, Filters: filters}, width)
+		if err == nil && len(res.Refused) == 0 {
+			return res.Rows, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("node %d no longer holds it", node)
 		}
 	}
 	return nil, err
 }
 
-func (n *Node) fetchRemoteRows(ctx context.Context, node uint64, table string, parts []uint16, filters []query.Equality, width int) ([]query.Row, error) {
+func (n *Node) fetchRemoteRows(ctx context.Context, node uint64, req *query.ScanRequest, width int) (*query.ScanResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, remoteScanTimeout)
 	defer cancel()
-	req := query.ScanRequest{Table: table, Partitions: parts, Filters: filters}
 	out, err := n.cluster.Client.Call(ctx, node, methodQueryScan, req.Encode())
 	if err != nil {
 		return nil, err
 	}
-	return query.DecodeRows(out, width)
+	return query.DecodeScanResult(out, width)
 }
 
-// handleQueryScan answers another node's remote scan from this node's processors.
+// handleQueryScan answers another node's remote scan from this node's processors: the
+// partitions it leads (or holds at all, when followers may answer); the others it declines,
+// naming the leader it knows.
 func (n *Node) handleQueryScan(ctx context.Context, from uint64, body []byte) ([]byte, error) {
 	req, err := query.DecodeScanRequest(body)
 	if err != nil {
@@ -165,36 +238,36 @@ func (n *Node) handleQueryScan(ctx context.Context, from uint64, body []byte) ([
 	if !ok {
 		return nil, fmt.Errorf("%q is not a partitioned table", req.Table)
 	}
-	procs := make([]*partition.Processor, 0, len(req.Partitions))
+	var procs []*partition.Processor
+	var refused []query.Refusal
 	for _, p := range req.Partitions {
 		proc := n.proc(p)
-		if proc == nil {
-			return nil, fmt.Errorf("node %d does not hold partition %d", n.nodeID, p)
+		if proc != nil && (proc.IsLeader() || req.AllowFollower) {
+			procs = append(procs, proc)
+			continue
 		}
-		procs = append(procs, proc)
+		var leader uint64
+		if n.cluster != nil {
+			leader, _ = n.cluster.Log.Leader(p)
+		}
+		refused = append(refused, query.Refusal{Partition: p, Leader: leader})
 	}
 	n.procMu.Lock()
 	count := n.numPartitions
 	n.procMu.Unlock()
-	var rows []query.Row
-	size := 0
-	var tooBig bool
+	w := query.NewResultWriter(len(cols))
+	var writeErr error
 	err = query.ScanLocal(ctx, req.Table, procs, count, req.Filters, func(r query.Row) bool {
-		for _, v := range r {
-			size += 8 + len(v.Str())
+		if writeErr = w.AddRow(r); writeErr == nil && w.Len() > maxRemoteScanBytes {
+			writeErr = fmt.Errorf("the rows of %s in partitions %v exceed %d MiB; narrow the query with a WHERE clause", req.Table, req.Partitions, maxRemoteScanBytes>>20)
 		}
-		if size > maxRemoteScanBytes {
-			tooBig = true
-			return false
-		}
-		rows = append(rows, r)
-		return true
+		return writeErr == nil
 	})
+	if err == nil {
+		err = writeErr
+	}
 	if err != nil {
 		return nil, err
 	}
-	if tooBig {
-		return nil, fmt.Errorf("the rows of %s in partitions %v exceed %d MiB; narrow the query with a WHERE clause", req.Table, req.Partitions, maxRemoteScanBytes>>20)
-	}
-	return query.EncodeRows(len(cols), rows)
+	return w.Finish(refused), nil
 }

@@ -63,6 +63,17 @@ func TestFourthNodeJoins(t *testing.T) {
 		return nil
 	})
 	checkQueriesSeeEveryPartition(t, r.c)
+
+	// Right after a node dies its partitions have no leader for a moment; a query asked then
+	// still sees every partition (a follower's copy answers for the dead leader).
+	const countAll = "SELECT count(*) AS n FROM sys_invocation"
+	before := sqlRows(t, r.c.Node(1), countAll)[0]["n"]
+	n4.Kill()
+	for _, n := range []int{1, 2, 3} {
+		if got := sqlRows(t, r.c.Node(n), countAll)[0]["n"]; got != before {
+			t.Errorf("with node 4 just killed, %s counts %v invocations, %v before", r.c.Node(n).Name, got, before)
+		}
+	}
 }
 
 // checkQueriesSeeEveryPartition asks every node's /query the same questions, with no load
