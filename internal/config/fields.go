@@ -115,6 +115,7 @@ var fieldList = []*field{
 
 	stringField("worker.snapshots.destination", func(o *Options) *string { return &o.Worker.Snapshots.Destination }, objectStoreURL, true),
 	uintField("worker.snapshots.snapshot-interval-num-records", func(o *Options) *uint64 { return &o.Worker.Snapshots.SnapshotIntervalNumRecords }, 1, math.MaxUint64, true),
+	omitZeroDuration(durationField("worker.snapshots.snapshot-interval", func(o *Options) *time.Duration { return &o.Worker.Snapshots.SnapshotInterval }, true)),
 	uintField("worker.snapshots.num-retained", func(o *Options) *uint64 { return &o.Worker.Snapshots.NumRetained }, 1, 1<<20, true),
 	stringField("worker.snapshots.aws-region", func(o *Options) *string { return &o.Worker.Snapshots.AwsRegion }, nil, true),
 	stringField("worker.snapshots.aws-endpoint-url", func(o *Options) *string { return &o.Worker.Snapshots.AwsEndpointURL }, httpURL, true),
@@ -151,6 +152,16 @@ func omitFalse(f *field) *field {
 	f.dump = func(o *Options) (string, bool) {
 		literal, ok := dump(o)
 		return literal, ok && literal != "false"
+	}
+	return f
+}
+
+// omitZeroDuration leaves an unset optional duration out of --dump-config.
+func omitZeroDuration(f *field) *field {
+	dump := f.dump
+	f.dump = func(o *Options) (string, bool) {
+		literal, ok := dump(o)
+		return literal, ok && literal != tomlString(duration.Format(0))
 	}
 	return f
 }

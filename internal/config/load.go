@@ -84,8 +84,8 @@ func Load(args []string, environ []string) (*Options, []string, error) {
 			return nil, nil, err
 		}
 	}
-	if so := l.opts.Worker.Snapshots; so.Destination == "" && (so.SnapshotIntervalNumRecords > 0 || so.NumRetained > 0) {
-		l.warn("worker.snapshots: snapshot-interval-num-records and num-retained have no effect without worker.snapshots.destination")
+	if so := l.opts.Worker.Snapshots; so.Destination == "" && (so.SnapshotIntervalNumRecords > 0 || so.SnapshotInterval > 0 || so.NumRetained > 0) {
+		l.warn("worker.snapshots: snapshot-interval, snapshot-interval-num-records and num-retained have no effect without worker.snapshots.destination")
 	}
 	return l.opts, l.warnings, nil
 }

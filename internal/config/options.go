@@ -125,16 +125,17 @@ type InvokerOptions struct {
 
 // SnapshotsOptions configures partition snapshots in an object store.
 type SnapshotsOptions struct {
-	Destination                string // destination, e.g. "s3://bucket/prefix"; "" = disabled
-	SnapshotIntervalNumRecords uint64 // snapshot-interval-num-records, 0 = no automatic snapshots
-	NumRetained                uint64 // num-retained: snapshots kept per partition, 0 = all
-	AwsRegion                  string // aws-region
-	AwsEndpointURL             string // aws-endpoint-url
-	AwsAccessKeyID             string // aws-access-key-id
-	AwsSecretAccessKey         Secret // aws-secret-access-key
-	AwsSessionToken            Secret // aws-session-token
-	AwsProfile                 string // aws-profile
-	AwsAllowHTTP               bool   // aws-allow-http
+	Destination                string        // destination, e.g. "s3://bucket/prefix"; "" = disabled
+	SnapshotIntervalNumRecords uint64        // snapshot-interval-num-records, 0 = not by record count
+	SnapshotInterval           time.Duration // snapshot-interval, 0 = not by time; with both, both must be met
+	NumRetained                uint64        // num-retained: snapshots kept per partition, 0 = all
+	AwsRegion                  string        // aws-region
+	AwsEndpointURL             string        // aws-endpoint-url
+	AwsAccessKeyID             string        // aws-access-key-id
+	AwsSecretAccessKey         Secret        // aws-secret-access-key
+	AwsSessionToken            Secret        // aws-session-token
+	AwsProfile                 string        // aws-profile
+	AwsAllowHTTP               bool          // aws-allow-http
 }
 
 // BifrostOptions configures the durable log.

@@ -53,7 +53,7 @@ var restateLeaves = setOf(
 	"worker.invoker.max-awaited-future-depth", "worker.invoker.on-future-recursion-limit",
 	"worker.invoker.initial-max-send-streams",
 
-	"worker.snapshots.snapshot-interval", "worker.snapshots.enable-cleanup",
+	"worker.snapshots.enable-cleanup",
 	"worker.snapshots.export-concurrency-limit",
 
 	"bifrost.append-retry-max-interval", "bifrost.append-retry-min-interval",

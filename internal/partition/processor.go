@@ -98,6 +98,7 @@ type Processor struct {
 	runCtx      context.Context
 	snapshotLSN atomic.Uint64 // newest snapshot announced in the log
 	snapshotAt  atomic.Int64  // when it was taken (unix ms)
+	announcedAt atomic.Uint64 // lsn of the record that announced it (0 before one since start)
 	trimTarget  atomic.Uint64 // where the log may be trimmed to (the previous snapshot)
 	restores    atomic.Uint64 // snapshots this replica restored
 
@@ -360,6 +361,7 @@ func (p *Processor) applyBatch(entries []log.Entry) error {
 		if e.LSN <= applied {
 			continue
 		}
+		t.lsn = e.LSN
 		r, err := DecodeRecord(e.Data)
 		if err != nil {
 			// A record we cannot read is skipped loudly rather than wedging the partition.

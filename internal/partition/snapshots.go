@@ -29,6 +29,10 @@ func (p *Processor) SnapshotLSN() uint64 { return p.snapshotLSN.Load() }
 // SnapshotCreatedAt is when the newest announced snapshot was taken (unix ms; 0 if none).
 func (p *Processor) SnapshotCreatedAt() int64 { return p.snapshotAt.Load() }
 
+// SnapshotAnnouncedLSN is where the newest snapshot's announcement sits in the log (0 when
+// none was applied since the processor started): records after it are news to a snapshot.
+func (p *Processor) SnapshotAnnouncedLSN() uint64 { return p.announcedAt.Load() }
+
 // TrimTarget is the position up to which the log may be trimmed (0 if nowhere yet).
 func (p *Processor) TrimTarget() uint64 { return p.trimTarget.Load() }
 
@@ -78,7 +82,9 @@ func (p *Processor) applySnapshotTaken(t *txn, r *Record) error {
 	t.putMetaU64(metaSnapshotLSN, r.UpTo)
 	t.putMetaU64(metaSnapshotPrev, newest)
 	t.putMetaU64(metaSnapshotAt, uint64(r.CreatedAt))
+	announced := t.lsn
 	p.afterCommit(func() {
+		p.announcedAt.Store(announced)
 		p.snapshotAt.Store(r.CreatedAt)
 		p.snapshotLSN.Store(r.UpTo)
 		p.trimTarget.Store(newest)

@@ -97,7 +97,8 @@ func (rd reader) metaU64(name string) (uint64, error) {
 // txn is the write side used while applying a batch of records.
 type txn struct {
 	reader
-	b *pebble.Batch
+	b   *pebble.Batch
+	lsn uint64 // of the record being applied
 }
 
 func (t *txn) putStatus(inv ids.InvocationID, s *Status) {

@@ -28,8 +28,9 @@ import (
 type snapshotter struct {
 	n        *Node
 	repo     snapshot.Repository
-	dest     string // for messages; secrets never appear in it
-	interval uint64
+	dest     string        // for messages; secrets never appear in it
+	interval uint64        // snapshot-interval-num-records (0: not by record count)
+	every    time.Duration // snapshot-interval (0: not by time)
 	tmp      string
 	// exporting admits one export and upload at a time per node, so snapshots of many
 	// partitions do not crowd out the partitions' own work.
@@ -81,14 +82,14 @@ func newSnapshotter(n *Node) (*snapshotter, error) {
 		return nil, err
 	}
 	s := &snapshotter{
-		n: n, repo: repo, dest: d.String(), interval: so.SnapshotIntervalNumRecords,
+		n: n, repo: repo, dest: d.String(), interval: so.SnapshotIntervalNumRecords, every: so.SnapshotInterval,
 		tmp:       filepath.Join(n.opts.NodeDir(), "snapshot-staging"),
 		exporting: make(chan struct{}, 1),
 		parts:     map[uint16]*partSnapshots{},
 	}
 	// Leftovers of a crash mid-snapshot are useless.
 	_ = os.RemoveAll(s.tmp)
-	logger.Info("partition snapshots enabled", "destination", s.dest, "interval-num-records", s.interval, "num-retained", so.NumRetained)
+	logger.Info("partition snapshots enabled", "destination", s.dest, "interval-num-records", s.interval, "interval", s.every, "num-retained", so.NumRetained)
 	return s, nil
 }
 
@@ -115,17 +116,23 @@ func (s *snapshotter) identity() (clusterName, fingerprint string) {
 
 // run takes automatic snapshots until the node stops.
 func (s *snapshotter) run(ctx context.Context) {
-	if s.interval == 0 {
-		return
+	if s.interval == 0 && s.every == 0 {
+		return // on demand only
 	}
 	everyTick(ctx, 500*time.Millisecond, s.snapshotDue)
 }
 
-// snapshotDue starts a snapshot of every partition led here that has applied an interval's
-// worth of records since its last one.
+// snapshotDue starts a snapshot of every partition led here that is due: it applied an
+// interval's worth of records and its newest snapshot is older than the time interval (when
+// both are set, as Restate, both must hold), and something happened since.
 func (s *snapshotter) snapshotDue(ctx context.Context) {
 	for _, proc := range s.n.localProcs() {
-		if !proc.IsLeader() || proc.AppliedLSN() < proc.SnapshotLSN()+s.interval {
+		applied, last := proc.AppliedLSN(), proc.SnapshotLSN()
+		quiet := applied <= max(last, proc.SnapshotAnnouncedLSN()) // nothing since the newest
+		if !proc.IsLeader() || quiet || applied < last+s.interval {
+			continue
+		}
+		if at := proc.SnapshotCreatedAt(); s.every > 0 && at != 0 && time.Since(time.UnixMilli(at)) < s.every {
 			continue
 		}
 		ps := s.part(proc.ID())
