@@ -146,7 +146,20 @@ func (n *Node) Pause() error {
 	n.mu.Lock()
 	n.paused = true
 	n.mu.Unlock()
-	return nil
+	// The signal only asks the kernel to stop the process; on a busy machine a thread may
+	// still run (and answer a request) for a moment. Return once the process is stopped.
+	stat := fmt.Sprintf("/proc/%d/stat", n.Pid())
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return nil // no /proc: nothing to wait on
+		}
+		// The state follows the parenthesised command name: "pid (comm) T ...".
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: pause: the process did not stop", n.Name)
 }
 
 // Resume continues a paused process with SIGCONT.

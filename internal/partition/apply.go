@@ -166,6 +166,7 @@ func (p *Processor) applyInvoke(t *txn, r *Record) error {
 		Retention:      r.Retention,
 		JournalLen:     1,
 		CommandsLen:    1,
+		InvokedBy:      r.InvokedBy,
 	}
 	if r.Sink != nil {
 		st.Sinks = []Sink{*r.Sink}

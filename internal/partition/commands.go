@@ -200,7 +200,7 @@ func (p *Processor) applyCall(t *txn, r *Record, st *Status, index uint32, servi
 		p.notify(t, r.Inv, st, wire.NewCompletion(wire.TypeCallInvocationIDCompletion, idNotification, wire.InvocationIDResult(child.String())))
 	}
 	inv := &Record{Kind: KindInvoke, Inv: child, Target: callee, Body: append([]byte{}, param...),
-		IdempotencyKey: idemKey, Retention: r.CalleeRetention, CreatedAt: r.CreatedAt}
+		IdempotencyKey: idemKey, Retention: r.CalleeRetention, CreatedAt: r.CreatedAt, InvokedBy: r.Inv}
 	for _, h := range headers {
 		inv.Headers = append(inv.Headers, Header{Key: h.Key, Value: h.Value})
 	}

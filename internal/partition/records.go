@@ -240,6 +240,7 @@ type Record struct {
 	Headers        []Header
 	Body           []byte
 	Sink           *Sink
+	InvokedBy      ids.InvocationID // the invocation that called or sent this one (zero: ingress)
 	IdempotencyKey string
 	ExecuteAt      int64 // unix ms; 0 = now
 
@@ -325,6 +326,7 @@ func (r *Record) Encode() []byte {
 		e.Varint(r.ExecuteAt)
 		e.Varint(r.Retention)
 		encodeSink(&e, r.Reply)
+		encodeOptInvocation(&e, r.InvokedBy) // added later: last, so older records still read
 	case KindJournalAppend:
 		e.Uvarint(uint64(r.EntryType))
 		e.Bytes(r.Payload)
@@ -429,6 +431,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 		r.ExecuteAt = d.Varint()
 		r.Retention = d.Varint()
 		r.Reply = decodeSink(d)
+		r.InvokedBy = decodeOptInvocation(d)
 	case KindJournalAppend:
 		r.EntryType = uint16(d.Uvarint())
 		r.Payload = d.CopyBytes()
@@ -513,6 +516,30 @@ func encodeTarget(e *codec.Encoder, t Target) {
 func decodeTarget(d *codec.Decoder) Target {
 	return Target{Service: d.String(), Handler: d.String(), Key: d.String(),
 		ServiceType: ServiceType(d.Byte()), HandlerType: HandlerType(d.Byte())}
+}
+
+// encodeOptInvocation writes an optional invocation id as a presence flag and the id.
+func encodeOptInvocation(e *codec.Encoder, id ids.InvocationID) {
+	if id == (ids.InvocationID{}) {
+		e.Bool(false)
+		return
+	}
+	e.Bool(true)
+	b := id.Bytes()
+	e.Raw(b[:])
+}
+
+// decodeOptInvocation reads what encodeOptInvocation wrote; a value that ends before it (it
+// was written by a release without the field) reads as the zero id.
+func decodeOptInvocation(d *codec.Decoder) ids.InvocationID {
+	if !d.More() || !d.Bool() {
+		return ids.InvocationID{}
+	}
+	var id ids.InvocationID
+	if raw := d.Raw(24); raw != nil {
+		id, _ = ids.InvocationIDFromBytes(raw)
+	}
+	return id
 }
 
 func encodeSink(e *codec.Encoder, s *Sink) {

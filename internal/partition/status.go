@@ -77,6 +77,8 @@ type Status struct {
 	Output *Result
 	// Result is set once completed.
 	Result *Result
+	// InvokedBy is the invocation that called or sent this one (zero: the ingress).
+	InvokedBy ids.InvocationID
 }
 
 func (s *Status) encode() []byte {
@@ -115,6 +117,7 @@ func (s *Status) encode() []byte {
 		b := c.Bytes()
 		e.Raw(b[:])
 	}
+	encodeOptInvocation(&e, s.InvokedBy) // added later: last, so older statuses still read
 	return e.Buf
 }
 
@@ -171,6 +174,7 @@ func decodeStatus(b []byte) (*Status, error) {
 			s.Children = append(s.Children, id)
 		}
 	}
+	s.InvokedBy = decodeOptInvocation(d)
 	if err := d.Err(); err != nil {
 		return nil, fmt.Errorf("partition: corrupt invocation status: %w", err)
 	}

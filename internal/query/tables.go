@@ -19,6 +19,9 @@ type Partitions struct {
 	Count func() uint16
 	// Local lists the processors this node reads itself; they may change between queries.
 	Local func() []*partition.Processor
+	// Held lists every processor on this node, including those it does not read its rows
+	// from (a follower's): enough to name the caller of an invocation. Nil means Local.
+	Held func() []*partition.Processor
 	// Remote reads a table's rows of every partition not in local (what Local returned for
 	// this scan) from the nodes that hold them. Nil when every partition is local.
 	Remote func(ctx context.Context, table string, filters []Equality, local []*partition.Processor, emit func(Row) bool) error
@@ -66,7 +69,10 @@ func EngineTables(parts Partitions, snapshot func() *schema.Snapshot) []Table {
 	for _, pt := range partitionedTables {
 		out = append(out, &FuncTable{TableName: pt.name, Cols: pt.cols, Rows: func(ctx context.Context, filters []Equality, emit func(Row) bool) error {
 			local := parts.Local()
-			src := &engineSource{procs: local, count: parts.Count(), now: time.Now}
+			src := &engineSource{procs: local, held: local, count: parts.Count(), now: time.Now}
+			if parts.Held != nil {
+				src.held = parts.Held()
+			}
 			stopped := false
 			err := pt.rows(src)(ctx, filters, func(r Row) bool {
 				if !emit(r) {
@@ -95,12 +101,13 @@ func PartitionedColumns(table string) ([]Column, bool) {
 	return nil, false
 }
 
-// ScanLocal reads the rows of a partitioned table from the given processors only: how a node
-// answers another node's Remote scan. count is the cluster's number of partitions.
-func ScanLocal(ctx context.Context, table string, procs []*partition.Processor, count uint16, filters []Equality, emit func(Row) bool) error {
+// ScanLocal reads the rows of a partitioned table from the processors procs only: how a node
+// answers another node's Remote scan. held are all the node's processors (see
+// Partitions.Held) and count is the cluster's number of partitions.
+func ScanLocal(ctx context.Context, table string, procs, held []*partition.Processor, count uint16, filters []Equality, emit func(Row) bool) error {
 	for _, pt := range partitionedTables {
 		if pt.name == table {
-			return pt.rows(&engineSource{procs: procs, count: count, now: time.Now})(ctx, filters, emit)
+			return pt.rows(&engineSource{procs: procs, held: held, count: count, now: time.Now})(ctx, filters, emit)
 		}
 	}
 	return fmt.Errorf("%q is not a partitioned table", table)
@@ -203,18 +210,23 @@ func (b *rowBuilder) set(name string, v Value) {
 }
 
 type engineSource struct {
-	procs []*partition.Processor
-	count uint16 // partitions in the cluster, local or not
+	procs []*partition.Processor // whose rows this scan reads
+	held  []*partition.Processor // all on this node, for looking up callers
+	count uint16                 // partitions in the cluster, local or not
 	now   func() time.Time
 }
 
-// procFor returns the local processor owning partition key pk, or nil.
+// procFor returns the processor owning partition key pk among those this scan reads, or nil.
 func (s *engineSource) procFor(pk uint64) *partition.Processor {
+	return s.find(s.procs, pk)
+}
+
+func (s *engineSource) find(procs []*partition.Processor, pk uint64) *partition.Processor {
 	if s.count == 0 {
 		return nil
 	}
 	id := ids.PartitionForKey(pk, s.count)
-	for _, p := range s.procs {
+	for _, p := range procs {
 		if p.ID() == id {
 			return p
 		}
@@ -419,11 +431,14 @@ func (s *engineSource) fillStatus(b *rowBuilder, st *partition.Status) {
 	b.set("target_service_ty", String(serviceTy(t.ServiceType)))
 	b.set("idempotency_key", OptString(st.IdempotencyKey))
 	b.set("invoked_by", String("ingress"))
-	if len(st.Sinks) > 0 && st.Sinks[0].Kind == partition.SinkInvocation && st.Sinks[0].NotifyType == uint16(wire.TypeCallCompletion) {
-		caller := st.Sinks[0].Caller
+	caller := st.InvokedBy
+	if caller == (ids.InvocationID{}) && len(st.Sinks) > 0 && st.Sinks[0].Kind == partition.SinkInvocation && st.Sinks[0].NotifyType == uint16(wire.TypeCallCompletion) {
+		caller = st.Sinks[0].Caller // a status written before InvokedBy existed
+	}
+	if caller != (ids.InvocationID{}) {
 		b.set("invoked_by", String("service"))
 		b.set("invoked_by_id", String(caller.String()))
-		if p := s.procFor(caller.PartitionKey); p != nil {
+		if p := s.find(s.held, caller.PartitionKey); p != nil {
 			if cst, err := p.ReadStatus(caller); err == nil && cst != nil {
 				b.set("invoked_by_service_name", String(cst.Target.Service))
 				b.set("invoked_by_target", String(cst.Target.String()))

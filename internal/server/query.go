@@ -47,6 +47,7 @@ func (n *Node) queryPartitions() query.Partitions {
 			}
 			return led
 		}
+		parts.Held = n.localProcs
 		parts.Remote = n.scanRemote
 	}
 	return parts
@@ -153,7 +154,7 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 			}
 		}
 		if len(followed) > 0 {
-			if err := query.ScanLocal(ctx, table, followed, count, filters, func(r query.Row) bool {
+			if err := query.ScanLocal(ctx, table, followed, n.localProcs(), count, filters, func(r query.Row) bool {
 				rows = append(rows, r)
 				return true
 			}); err != nil {
@@ -257,7 +258,7 @@ func (n *Node) handleQueryScan(ctx context.Context, from uint64, body []byte) ([
 	n.procMu.Unlock()
 	w := query.NewResultWriter(len(cols))
 	var writeErr error
-	err = query.ScanLocal(ctx, req.Table, procs, count, req.Filters, func(r query.Row) bool {
+	err = query.ScanLocal(ctx, req.Table, procs, n.localProcs(), count, req.Filters, func(r query.Row) bool {
 		if writeErr = w.AddRow(r); writeErr == nil && w.Len() > maxRemoteScanBytes {
 			writeErr = fmt.Errorf("the rows of %s in partitions %v exceed %d MiB; narrow the query with a WHERE clause", req.Table, req.Partitions, maxRemoteScanBytes>>20)
 		}

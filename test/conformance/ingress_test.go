@@ -3,6 +3,8 @@ package conformance
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -78,6 +80,26 @@ func TestIngress(t *testing.T) {
 			}
 			return nil
 		})
+	})
+
+	t.Run("invokedByInSysInvocation", func(t *testing.T) {
+		t.Parallel()
+		key := newID()
+		e.call(t, "/Proxy/call", c.ProxyRequest{ServiceName: "Counter", VirtualObjectKey: key, HandlerName: "add", Message: c.Bytes("1")}, nil)
+		q := fmt.Sprintf("SELECT invoked_by, invoked_by_service_name, invoked_by_target FROM sys_invocation WHERE target_service_name = 'Counter' AND target_service_key = '%s'", key)
+		r, err := request(http.MethodPost, "http://"+e.Admin+"/query", mustJSON(t, map[string]string{"query": q}), "accept", "application/json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res struct {
+			Rows []map[string]string `json:"rows"`
+		}
+		if err := json.Unmarshal(r.Body, &res); err != nil || len(res.Rows) != 1 {
+			t.Fatalf("query: %d %s (%v)", r.Status, r.Body, err)
+		}
+		if row := res.Rows[0]; row["invoked_by"] != "service" || row["invoked_by_service_name"] != "Proxy" || row["invoked_by_target"] != "Proxy/call" {
+			t.Fatalf("the callee's caller columns: %v", row)
+		}
 	})
 
 	t.Run("idempotentInvokeService", func(t *testing.T) {
