@@ -2,7 +2,7 @@
 // node port (5122), like Restate's restatectl, and supports the subset of its commands this
 // server implements:
 //
-//	restatectl [--address URL[,URL...]] snapshots create [PARTITIONS...]
+//	restatectl [--address URL[,URL...]] snapshots create [PARTITIONS...] [--min-lsn N] [--trim-log]
 //	restatectl [--address URL[,URL...]] partitions list
 //	restatectl [--address URL[,URL...]] status
 //	restatectl [--address URL[,URL...]] nodes list
@@ -85,7 +85,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "restatectl: usage: restatectl snapshots create [PARTITIONS...]")
 			return 2
 		}
-		return c.createSnapshots(ctx, rest[2:])
+		args, opts, err := snapshotFlags(rest[2:])
+		if err != nil {
+			fmt.Fprintln(stderr, "restatectl:", err)
+			return 2
+		}
+		return c.createSnapshots(ctx, args, opts)
 	case prefixOf(rest[0], "partitions"):
 		if len(rest) >= 2 && !prefixOf(rest[1], "list") && !prefixOf(rest[1], "status") {
 			fmt.Fprintf(stderr, "restatectl: unknown partitions command %q\n", rest[1])
@@ -114,8 +119,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 const usage = `Usage: restatectl [--address URL[,URL...]] COMMAND
 
 Commands:
-  snapshots create [PARTITIONS...]   snapshot partitions to the snapshot repository now
-                                     (ids and ranges such as "0 2-4"; default: all)
+  snapshots create [PARTITIONS...] [--min-lsn N] [--trim-log]
+                                     snapshot partitions to the snapshot repository now
+                                     (ids and ranges such as "0 2-4"; default: all);
+                                     --min-lsn: a snapshot covering lsn N is enough;
+                                     --trim-log: trim the log up to the new snapshot
   partitions list                    partitions with leader, applied, archived and trim point
   status                             nodes, then partitions
   nodes list                         nodes with address, liveness and roles
@@ -169,7 +177,40 @@ func (c *cli) status(ctx context.Context) (*clusterapi.Status, error) {
 	return &st, nil
 }
 
-func (c *cli) createSnapshots(ctx context.Context, args []string) int {
+// snapshotFlags takes --min-lsn N (or --min-lsn=N) and --trim-log out of the arguments of
+// snapshots create, wherever they appear, leaving the partitions.
+func snapshotFlags(args []string) ([]string, clusterapi.SnapshotOptions, error) {
+	var opts clusterapi.SnapshotOptions
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case !strings.HasPrefix(a, "-"):
+			rest = append(rest, a)
+		case name == "trim-log" && !hasValue:
+			opts.TrimLog = true
+		case name == "min-lsn":
+			if !hasValue {
+				if i+1 == len(args) {
+					return nil, opts, errors.New("--min-lsn needs a log position")
+				}
+				i++
+				value = args[i]
+			}
+			n, err := strconv.ParseUint(value, 10, 64)
+			if err != nil {
+				return nil, opts, fmt.Errorf("--min-lsn %q is not a log position", value)
+			}
+			opts.MinLSN = n
+		default:
+			return nil, opts, fmt.Errorf("unknown flag %s for snapshots create (supported: --min-lsn N, --trim-log)", a)
+		}
+	}
+	return rest, opts, nil
+}
+
+func (c *cli) createSnapshots(ctx context.Context, args []string, opts clusterapi.SnapshotOptions) int {
 	parts, err := parsePartitions(args)
 	if err != nil {
 		fmt.Fprintln(c.errw, "restatectl:", err)
@@ -190,7 +231,7 @@ func (c *cli) createSnapshots(ctx context.Context, args []string) int {
 	failed := 0
 	for _, p := range parts {
 		var res clusterapi.Snapshot
-		if err := c.call(ctx, http.MethodPost, fmt.Sprintf("/v1/partitions/%d/snapshot", p), &res); err != nil {
+		if err := c.call(ctx, http.MethodPost, fmt.Sprintf("/v1/partitions/%d/snapshot%s", p, opts.Query()), &res); err != nil {
 			tw.Flush()
 			fmt.Fprintf(c.errw, "restatectl: partition %d: %v\n", p, err)
 			failed++

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -95,12 +96,73 @@ func TestSnapshotsCreate(t *testing.T) {
 		t.Fatalf("unreachable node: exit %d, %s", code, errOut)
 	}
 
+	// --min-lsn: the newest snapshot already covers lsn 1, so it is the answer; --trim-log
+	// trims the log up to the new snapshot instead of the one before.
+	code, out, errOut = ctl(t, "--address", addr, "snapshots", "create", "2")
+	newest := snapshotIDs(out)
+	if code != 0 || len(newest) != 1 {
+		t.Fatalf("snapshot of partition 2: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = ctl(t, "--address", addr, "snapshots", "create", "--min-lsn", "1", "2")
+	if got := snapshotIDs(out); code != 0 || len(got) != 1 || got[0] != newest[0] {
+		t.Fatalf("--min-lsn 1 should answer with the newest snapshot %v: exit %d\n%s%s", newest, code, out, errOut)
+	}
+	code, out, errOut = ctl(t, "--address", addr, "snapshots", "create", "3", "--trim-log")
+	if code != 0 || snapshotLines(out) != 1 {
+		t.Fatalf("--trim-log: exit %d\n%s%s", code, out, errOut)
+	}
+	st := partitionRow(t, addr, "3")
+	if st["ARCHIVED"] == "0" || st["TRIMMED"] != st["ARCHIVED"] {
+		t.Fatalf("--trim-log: partition 3 is trimmed to %s, its newest snapshot is at %s", st["TRIMMED"], st["ARCHIVED"])
+	}
+	if r := s.AdminDo(t, http.MethodPost, "/partitions/0/snapshot?min_lsn=x", nil); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "min_lsn") {
+		t.Fatalf("admin snapshot with a bad min_lsn: %d %s", r.Status, r.Body)
+	}
+	for _, bad := range [][]string{{"--min-lsn", "x"}, {"--min-lsn"}, {"--trim"}} {
+		if code, _, errOut := ctl(t, append([]string{"--address", addr, "snapshots", "create", "0"}, bad...)...); code != 2 || errOut == "" {
+			t.Fatalf("%v: exit %d, %s", bad, code, errOut)
+		}
+	}
+
 	// The log was trimmed behind the snapshots; the server restarts from its state and log.
 	s.Stop()
 	s.Start()
 	if code, out, errOut := ctl(t, "--address", addr, "snapshots", "create", "1"); code != 0 {
 		t.Fatalf("after restart: exit %d\n%s%s", code, out, errOut)
 	}
+}
+
+// snapshotIDs lists the snapshot ids in snapshots create output.
+func snapshotIDs(out string) []string {
+	var ids []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], "snap_") {
+			ids = append(ids, f[1])
+		}
+	}
+	return ids
+}
+
+// partitionRow is one partition's row of partitions list, by column name.
+func partitionRow(t *testing.T, addr, id string) map[string]string {
+	t.Helper()
+	code, out, errOut := ctl(t, "--address", addr, "partitions", "list")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) < 2 {
+		t.Fatalf("partitions list: exit %d\n%s%s", code, out, errOut)
+	}
+	header := strings.Fields(lines[0])
+	for _, l := range lines[1:] {
+		if f := strings.Fields(l); len(f) == len(header) && f[0] == id {
+			row := map[string]string{}
+			for i, h := range header {
+				row[h] = f[i]
+			}
+			return row
+		}
+	}
+	t.Fatalf("partition %s not in\n%s", id, out)
+	return nil
 }
 
 func TestSnapshotsWithoutRepository(t *testing.T) {

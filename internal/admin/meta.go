@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"github.com/restatego/restate/internal/clusterapi"
 )
 
 func (s *Server) health(w http.ResponseWriter, _ *http.Request, _ params) error {
@@ -100,7 +102,11 @@ func (s *Server) createSnapshot(w http.ResponseWriter, r *http.Request, p params
 	if err != nil {
 		return err
 	}
-	out, err := s.opts.Snapshots.CreateSnapshot(r.Context(), id)
+	opts, err := clusterapi.ParseSnapshotOptions(r.URL.Query())
+	if err != nil {
+		return errorf(http.StatusBadRequest, "%v", err)
+	}
+	out, err := s.opts.Snapshots.CreateSnapshot(r.Context(), id, opts)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/restatego/restate/internal/clusterapi"
 )
 
 // InvocationOps is what the admin API needs from the invocation engine. Implementations
@@ -144,7 +146,7 @@ type ClusterInfo interface {
 // SnapshotOps serves the partition snapshot endpoints. Implementations return errors made
 // with Errorf to choose the status; others answer 500.
 type SnapshotOps interface {
-	CreateSnapshot(ctx context.Context, partition uint16) (any, error)
+	CreateSnapshot(ctx context.Context, partition uint16, opts clusterapi.SnapshotOptions) (any, error)
 	ListSnapshots(ctx context.Context, partition uint16) (any, error)
 }
 

@@ -3,6 +3,12 @@
 // shared by the server that writes them and restatectl that reads them.
 package clusterapi
 
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+)
+
 // Status is the whole cluster as one node sees it.
 type Status struct {
 	ClusterName string      `json:"cluster_name"`
@@ -59,4 +65,51 @@ type Snapshot struct {
 	SizeBytes     int64  `json:"size_bytes"`
 	CreatedAt     string `json:"created_at"`
 	NodeName      string `json:"node_name"`
+}
+
+// SnapshotOptions qualify an on-demand snapshot request; on the HTTP endpoints they are the
+// query parameters min_lsn and trim_log.
+type SnapshotOptions struct {
+	// MinLSN asks for a snapshot covering at least this log position: a newer snapshot in the
+	// repository is answer enough, and otherwise the snapshot waits until the partition
+	// applied that far.
+	MinLSN uint64
+	// TrimLog trims the partition's log up to the new snapshot right away, instead of up
+	// to the one before it.
+	TrimLog bool
+}
+
+// ParseSnapshotOptions reads min_lsn and trim_log from a query.
+func ParseSnapshotOptions(q url.Values) (SnapshotOptions, error) {
+	var o SnapshotOptions
+	if v := q.Get("min_lsn"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return o, fmt.Errorf("invalid min_lsn '%s': expected a log position (an unsigned integer)", v)
+		}
+		o.MinLSN = n
+	}
+	if v := q.Get("trim_log"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return o, fmt.Errorf("invalid trim_log '%s': expected true or false", v)
+		}
+		o.TrimLog = b
+	}
+	return o, nil
+}
+
+// Query is the inverse of ParseSnapshotOptions ("" when nothing is set).
+func (o SnapshotOptions) Query() string {
+	q := url.Values{}
+	if o.MinLSN > 0 {
+		q.Set("min_lsn", strconv.FormatUint(o.MinLSN, 10))
+	}
+	if o.TrimLog {
+		q.Set("trim_log", "true")
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }

@@ -294,6 +294,7 @@ type Record struct {
 	UpTo uint64
 	// SnapshotTaken
 	SnapshotID string
+	TrimLog    bool // trim the log up to this snapshot, not the one before (on request)
 
 	// SetState
 	State []StateEntry
@@ -379,6 +380,7 @@ func (r *Record) Encode() []byte {
 	case KindSnapshotTaken:
 		e.Uvarint(r.UpTo)
 		e.String(r.SnapshotID)
+		e.Bool(r.TrimLog) // added later: last, so older records still read
 	case KindSetState:
 		encodeTarget(&e, r.Target)
 		e.Uvarint(uint64(len(r.State)))
@@ -486,6 +488,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 	case KindSnapshotTaken:
 		r.UpTo = d.Uvarint()
 		r.SnapshotID = d.String()
+		r.TrimLog = d.More() && d.Bool()
 	case KindSetState:
 		r.Target = decodeTarget(d)
 		n := d.Uvarint()

@@ -19,7 +19,7 @@ const emptyRestoreTimeout = 10 * time.Second
 // that announce snapshots, so all of them agree on where the log may be trimmed.
 const (
 	metaSnapshotLSN  = "snapshot_lsn"  // newest announced snapshot
-	metaSnapshotPrev = "snapshot_prev" // the one before it: the log is trimmed up to here
+	metaSnapshotPrev = "snapshot_prev" // the log is trimmed up to here: the one before (or the newest, on request)
 	metaSnapshotAt   = "snapshot_at"   // when the newest was taken (unix ms, proposer's clock)
 )
 
@@ -74,22 +74,28 @@ func (p *Processor) loadPosition() error {
 // applySnapshotTaken records a newer snapshot. The log is trimmed up to the previous one,
 // not this one: should the newest snapshot turn out unreadable, a replica that has to
 // restore can still fall back to the previous snapshot and replay the log from there.
+// An operator who asked for it (restatectl snapshots create --trim-log) gets the log trimmed
+// up to this one.
 func (p *Processor) applySnapshotTaken(t *txn, r *Record) error {
 	newest, err := t.metaU64(metaSnapshotLSN)
 	if err != nil || r.UpTo <= newest {
 		return err
 	}
+	trimTo := newest
+	if r.TrimLog {
+		trimTo = r.UpTo
+	}
 	t.putMetaU64(metaSnapshotLSN, r.UpTo)
-	t.putMetaU64(metaSnapshotPrev, newest)
+	t.putMetaU64(metaSnapshotPrev, trimTo)
 	t.putMetaU64(metaSnapshotAt, uint64(r.CreatedAt))
 	announced := t.lsn
 	p.afterCommit(func() {
 		p.announcedAt.Store(announced)
 		p.snapshotAt.Store(r.CreatedAt)
 		p.snapshotLSN.Store(r.UpTo)
-		p.trimTarget.Store(newest)
-		if newest > 0 && p.cfg.Trim != nil {
-			p.cfg.Trim(p.id, newest)
+		p.trimTarget.Store(trimTo)
+		if trimTo > 0 && p.cfg.Trim != nil {
+			p.cfg.Trim(p.id, trimTo)
 		}
 	})
 	return nil

@@ -146,14 +146,14 @@ func (s *snapshotter) snapshotDue(ctx context.Context) {
 		go func() {
 			defer s.n.wg.Done()
 			defer ps.busy.Unlock()
-			_, _ = s.take(ctx, proc, ps)
+			_, _ = s.take(ctx, proc, ps, false)
 		}()
 	}
 }
 
 // take exports proc's partition, uploads it and announces it in the partition's log, which
 // lets every replica trim the log up to the previous snapshot. The caller holds ps.busy.
-func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *partSnapshots) (*clusterapi.Snapshot, error) {
+func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *partSnapshots, trimLog bool) (*clusterapi.Snapshot, error) {
 	select {
 	case s.exporting <- struct{}{}:
 	case <-ctx.Done():
@@ -162,7 +162,7 @@ func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *p
 	defer func() { <-s.exporting }()
 	p := proc.ID()
 	start := time.Now()
-	res, err := s.export(ctx, proc)
+	res, err := s.export(ctx, proc, trimLog)
 	s.mu.Lock()
 	if err != nil {
 		ps.failed++
@@ -185,7 +185,7 @@ func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *p
 	return res, nil
 }
 
-func (s *snapshotter) export(ctx context.Context, proc *partition.Processor) (*clusterapi.Snapshot, error) {
+func (s *snapshotter) export(ctx context.Context, proc *partition.Processor, trimLog bool) (*clusterapi.Snapshot, error) {
 	p := proc.ID()
 	dir := filepath.Join(s.tmp, fmt.Sprintf("p%d-%d", p, time.Now().UnixNano()))
 	defer os.RemoveAll(dir)
@@ -209,7 +209,7 @@ func (s *snapshotter) export(ctx context.Context, proc *partition.Processor) (*c
 	// Announce it: every replica records it and trims its log up to the previous snapshot.
 	// If this fails (leadership moved), the snapshot is still usable for restores; the next
 	// one will be announced.
-	if err := proc.Submit(ctx, &partition.Record{Kind: partition.KindSnapshotTaken, UpTo: lsn, SnapshotID: m.SnapshotID}); err != nil {
+	if err := proc.Submit(ctx, &partition.Record{Kind: partition.KindSnapshotTaken, UpTo: lsn, SnapshotID: m.SnapshotID, TrimLog: trimLog}); err != nil {
 		s.n.logger.Warn("announcing a partition snapshot in the log failed", "partition", p, "lsn", lsn, "err", err)
 	}
 	return &clusterapi.Snapshot{
@@ -270,7 +270,7 @@ var errNoRepository = admin.Errorf(http.StatusBadRequest, "no snapshot repositor
 // createSnapshot snapshots partition p now, on its leader (this node or another). A partition
 // may be between leaders (just after start, or during a failover): wait for one a while, as an
 // ingress request does, rather than fail a request that a second later would succeed.
-func (n *Node) createSnapshot(ctx context.Context, p uint16) (*clusterapi.Snapshot, error) {
+func (n *Node) createSnapshot(ctx context.Context, p uint16, opts clusterapi.SnapshotOptions) (*clusterapi.Snapshot, error) {
 	if n.snaps == nil {
 		return nil, errNoRepository
 	}
@@ -280,7 +280,7 @@ func (n *Node) createSnapshot(ctx context.Context, p uint16) (*clusterapi.Snapsh
 	deadline := time.Now().Add(snapshotLeaderPatience)
 	backoff := 20 * time.Millisecond
 	for {
-		res, attempted, err := n.trySnapshot(ctx, p)
+		res, attempted, err := n.trySnapshot(ctx, p, opts)
 		if attempted || time.Now().After(deadline) {
 			return res, err
 		}
@@ -293,23 +293,44 @@ func (n *Node) createSnapshot(ctx context.Context, p uint16) (*clusterapi.Snapsh
 	}
 }
 
+// waitApplied waits until proc has applied lsn, at most patience.
+func waitApplied(ctx context.Context, proc *partition.Processor, lsn uint64, patience time.Duration) error {
+	deadline := time.Now().Add(patience)
+	for proc.AppliedLSN() < lsn {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("it has applied up to lsn %d, below the requested min_lsn %d", proc.AppliedLSN(), lsn)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // snapshotLeaderPatience bounds how long an on-demand snapshot waits for its partition to
 // have a leader.
 const snapshotLeaderPatience = 10 * time.Second
 
 // trySnapshot asks the partition's leader for a snapshot once. attempted reports whether a
 // leader took it on (and its answer is final); otherwise no leader was found this time.
-func (n *Node) trySnapshot(ctx context.Context, p uint16) (_ *clusterapi.Snapshot, attempted bool, _ error) {
+func (n *Node) trySnapshot(ctx context.Context, p uint16, opts clusterapi.SnapshotOptions) (_ *clusterapi.Snapshot, attempted bool, _ error) {
 	if proc := n.proc(p); proc != nil && proc.IsLeader() {
-		res, err := n.snaps.createLocal(ctx, proc)
+		res, err := n.snaps.createLocal(ctx, proc, opts)
 		return res, true, err
+	}
+	req := binary.BigEndian.AppendUint16(nil, p)
+	if opts != (clusterapi.SnapshotOptions{}) {
+		b, _ := json.Marshal(opts)
+		req = append(req, b...)
 	}
 	if n.cluster == nil {
 		return nil, false, admin.Errorf(http.StatusServiceUnavailable, "partition %d has no leader yet; try again", p)
 	}
 	var lastErr error = fmt.Errorf("no replica of partition %d is reachable", p)
 	for _, node := range n.otherReplicas(p) {
-		out, err := n.cluster.Client.Call(ctx, node, methodSnapshot, binary.BigEndian.AppendUint16(nil, p))
+		out, err := n.cluster.Client.Call(ctx, node, methodSnapshot, req)
 		if err != nil && strings.Contains(err.Error(), snapshotFailedMarker) {
 			// The leader tried and failed (the object store is down, say): its answer is final,
 			// and taking another full snapshot right away would fail the same way.
@@ -328,11 +349,25 @@ func (n *Node) trySnapshot(ctx context.Context, p uint16) (_ *clusterapi.Snapsho
 	return nil, false, admin.Errorf(http.StatusServiceUnavailable, "could not snapshot partition %d: %v", p, lastErr)
 }
 
-func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor) (*clusterapi.Snapshot, error) {
-	ps := s.part(proc.ID())
+func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor, opts clusterapi.SnapshotOptions) (*clusterapi.Snapshot, error) {
+	p := proc.ID()
+	if opts.MinLSN > 0 {
+		// A snapshot that already covers the position is the answer (unless the log is to be
+		// trimmed, which only a new announcement does).
+		if !opts.TrimLog && proc.SnapshotLSN() >= opts.MinLSN {
+			if l, err := s.repo.Latest(ctx, p); err == nil && l.MinAppliedLSN >= opts.MinLSN {
+				return &clusterapi.Snapshot{PartitionID: p, SnapshotID: l.SnapshotID, MinAppliedLSN: l.MinAppliedLSN,
+					Path: l.Path, CreatedAt: l.CreatedAt.UTC().Format(time.RFC3339Nano), NodeName: l.NodeName}, nil
+			}
+		}
+		if err := waitApplied(ctx, proc, opts.MinLSN, snapshotLeaderPatience); err != nil {
+			return nil, admin.Errorf(http.StatusServiceUnavailable, "partition %d: %s %v", p, snapshotFailedMarker, err)
+		}
+	}
+	ps := s.part(p)
 	ps.busy.Lock()
 	defer ps.busy.Unlock()
-	res, err := s.take(ctx, proc, ps)
+	res, err := s.take(ctx, proc, ps, opts.TrimLog)
 	if err != nil {
 		return nil, admin.Errorf(http.StatusServiceUnavailable, "partition %d: %s writing to %s: %v", proc.ID(), snapshotFailedMarker, s.dest, err)
 	}
@@ -341,10 +376,16 @@ func (s *snapshotter) createLocal(ctx context.Context, proc *partition.Processor
 
 // handleSnapshot serves another node's on-demand request, when this node leads the partition.
 func (n *Node) handleSnapshot(ctx context.Context, from uint64, body []byte) ([]byte, error) {
-	if len(body) != 2 {
+	if len(body) < 2 {
 		return nil, errors.New("bad snapshot request")
 	}
 	p := binary.BigEndian.Uint16(body)
+	var opts clusterapi.SnapshotOptions
+	if len(body) > 2 {
+		if err := json.Unmarshal(body[2:], &opts); err != nil {
+			return nil, fmt.Errorf("bad snapshot request: %w", err)
+		}
+	}
 	proc := n.proc(p)
 	if n.snaps == nil {
 		return nil, errNoRepository
@@ -352,7 +393,7 @@ func (n *Node) handleSnapshot(ctx context.Context, from uint64, body []byte) ([]
 	if proc == nil || !proc.IsLeader() {
 		return nil, fmt.Errorf("node %d does not lead partition %d", n.nodeID, p)
 	}
-	res, err := n.snaps.createLocal(ctx, proc)
+	res, err := n.snaps.createLocal(ctx, proc, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -372,8 +413,8 @@ func (n *Node) knownPartition(p uint16) error {
 // snapshotOps serves the admin API's snapshot endpoints.
 type snapshotOps struct{ n *Node }
 
-func (o snapshotOps) CreateSnapshot(ctx context.Context, p uint16) (any, error) {
-	return o.n.createSnapshot(ctx, p)
+func (o snapshotOps) CreateSnapshot(ctx context.Context, p uint16, opts clusterapi.SnapshotOptions) (any, error) {
+	return o.n.createSnapshot(ctx, p, opts)
 }
 
 func (o snapshotOps) ListSnapshots(ctx context.Context, p uint16) (any, error) {
@@ -596,7 +637,12 @@ func (n *Node) servePartitionSnapshot(w http.ResponseWriter, r *http.Request) {
 		writeNodeError(w, admin.Errorf(http.StatusServiceUnavailable, "the node is still starting"))
 		return
 	}
-	res, err := n.createSnapshot(r.Context(), uint16(id))
+	opts, err := clusterapi.ParseSnapshotOptions(r.URL.Query())
+	if err != nil {
+		writeNodeError(w, admin.Errorf(http.StatusBadRequest, "%v", err))
+		return
+	}
+	res, err := n.createSnapshot(r.Context(), uint16(id), opts)
 	if err != nil {
 		writeNodeError(w, err)
 		return
