@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case prefixOf(rest[0], "snapshots") || prefixOf(rest[0], "snapshot"):
 		if len(rest) < 2 || !(prefixOf(rest[1], "create") || prefixOf(rest[1], "create-snapshot")) {
-			fmt.Fprintln(stderr, "restatectl: usage: restatectl snapshots create [PARTITIONS...]")
+			fmt.Fprintln(stderr, "restatectl: usage: restatectl snapshots create [PARTITIONS...] [--min-lsn N] [--trim-log]")
 			return 2
 		}
 		args, opts, err := snapshotFlags(rest[2:])

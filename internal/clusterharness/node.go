@@ -147,19 +147,38 @@ func (n *Node) Pause() error {
 	n.paused = true
 	n.mu.Unlock()
 	// The signal only asks the kernel to stop the process; on a busy machine a thread may
-	// still run (and answer a request) for a moment. Return once the process is stopped.
-	stat := fmt.Sprintf("/proc/%d/stat", n.Pid())
+	// still run (and answer a request) for a moment. Return once every thread is stopped.
+	tasks := fmt.Sprintf("/proc/%d/task", n.Pid())
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-		b, err := os.ReadFile(stat)
+		stopped, err := allThreadsStopped(tasks)
 		if err != nil {
 			return nil // no /proc: nothing to wait on
 		}
-		// The state follows the parenthesised command name: "pid (comm) T ...".
-		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'T' || b[i+2] == 't') {
+		if stopped {
 			return nil
 		}
 	}
 	return fmt.Errorf("%s: pause: the process did not stop", n.Name)
+}
+
+// allThreadsStopped reads the state of every thread under /proc/<pid>/task.
+func allThreadsStopped(tasks string) (bool, error) {
+	entries, err := os.ReadDir(tasks)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(tasks, e.Name(), "stat"))
+		if err != nil {
+			continue // the thread ended
+		}
+		// The state follows the parenthesised command name: "tid (comm) T ...".
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Resume continues a paused process with SIGCONT.

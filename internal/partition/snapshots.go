@@ -64,10 +64,7 @@ func (p *Processor) loadPosition() error {
 	p.snapshotAt.Store(int64(at))
 	p.appliedLSN.Store(p.applied)
 	p.snapshotLSN.Store(newest)
-	p.trimTarget.Store(prev)
-	if prev > 0 && p.cfg.Trim != nil {
-		p.cfg.Trim(p.id, prev)
-	}
+	p.trimTo(prev)
 	return nil
 }
 
@@ -78,8 +75,18 @@ func (p *Processor) loadPosition() error {
 // up to this one.
 func (p *Processor) applySnapshotTaken(t *txn, r *Record) error {
 	newest, err := t.metaU64(metaSnapshotLSN)
-	if err != nil || r.UpTo <= newest {
+	if err != nil {
 		return err
+	}
+	if r.UpTo <= newest {
+		// A newer snapshot was announced first; a requested trim up to this one still holds.
+		prev, err := t.metaU64(metaSnapshotPrev)
+		if err != nil || !r.TrimLog || r.UpTo <= prev {
+			return err
+		}
+		t.putMetaU64(metaSnapshotPrev, r.UpTo)
+		p.afterCommit(func() { p.trimTo(r.UpTo) })
+		return nil
 	}
 	trimTo := newest
 	if r.TrimLog {
@@ -93,12 +100,17 @@ func (p *Processor) applySnapshotTaken(t *txn, r *Record) error {
 		p.announcedAt.Store(announced)
 		p.snapshotAt.Store(r.CreatedAt)
 		p.snapshotLSN.Store(r.UpTo)
-		p.trimTarget.Store(trimTo)
-		if trimTo > 0 && p.cfg.Trim != nil {
-			p.cfg.Trim(p.id, trimTo)
-		}
+		p.trimTo(trimTo)
 	})
 	return nil
+}
+
+// trimTo lets the log drop the records up to lsn.
+func (p *Processor) trimTo(lsn uint64) {
+	p.trimTarget.Store(lsn)
+	if lsn > 0 && p.cfg.Trim != nil {
+		p.cfg.Trim(p.id, lsn)
+	}
 }
 
 // restoreWhenEmpty gives a replica without any state the newest snapshot, when configured

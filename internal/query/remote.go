@@ -19,7 +19,7 @@ import (
 //	         uvarint n, n × (uvarint partition, uvarint leader or 0)
 //	value:   type byte | payload (none for NULL; varint for the signed kinds; uvarint for
 //	         UInt64; 8 big-endian bytes for Float64; uvarint len and bytes for String and Bytes)
-const remoteFormat = 1
+const remoteFormat = 2 // 1 was a development format without refusals
 
 const flagAllowFollower = 1
 

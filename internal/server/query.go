@@ -107,7 +107,17 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 			targets[leader] = append(targets[leader], p)
 		}
 	}
-	for round := 0; round < 2 && len(targets) > 0; round++ {
+	failed := map[uint64]bool{} // nodes whose call failed: not asked again in this query
+	// nextReplica is a replica of p not asked yet, to try when the one asked failed.
+	nextReplica := func(p uint16) uint64 {
+		for _, r := range n.otherReplicas(p) {
+			if !asked[p][r] && !failed[r] {
+				return r
+			}
+		}
+		return 0
+	}
+	for round := 0; round < 3 && len(targets) > 0; round++ {
 		next := map[uint64][]uint16{}
 		for _, a := range n.scanNodes(ctx, table, filters, targets, false, len(cols)) {
 			for _, p := range a.parts {
@@ -117,13 +127,21 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 				asked[p][a.node] = true
 			}
 			if a.err != nil {
+				// Down or frozen: its partitions go to another replica, which answers if it
+				// leads them now or names the leader.
+				failed[a.node] = true
+				for _, p := range a.parts {
+					if r := nextReplica(p); r != 0 {
+						next[r] = append(next[r], p)
+					}
+				}
 				continue
 			}
 			rows = append(rows, a.res.Rows...)
 			refused := map[uint16]bool{}
 			for _, r := range a.res.Refused {
 				refused[r.Partition] = true
-				if r.Leader != 0 && r.Leader != uint64(n.nodeID) && !asked[r.Partition][r.Leader] {
+				if r.Leader != 0 && r.Leader != uint64(n.nodeID) && !asked[r.Partition][r.Leader] && !failed[r.Leader] {
 					next[r.Leader] = append(next[r.Leader], r.Partition)
 				}
 			}
@@ -161,12 +179,18 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 				return err
 			}
 		}
-		for _, p := range elsewhere {
-			got, err := n.scanAnyReplica(ctx, table, filters, p, len(cols))
-			if err != nil {
-				return admin.Errorf(http.StatusServiceUnavailable, "partition %d could not be read for the query: %v", p, err)
+		got := make([][]query.Row, len(elsewhere))
+		errs := make([]error, len(elsewhere))
+		var wg sync.WaitGroup
+		for i, p := range elsewhere {
+			wg.Go(func() { got[i], errs[i] = n.scanAnyReplica(ctx, table, filters, p, failed, len(cols)) })
+		}
+		wg.Wait()
+		for i, p := range elsewhere {
+			if errs[i] != nil {
+				return admin.Errorf(http.StatusServiceUnavailable, "partition %d could not be read for the query: %v", p, errs[i])
 			}
-			rows = append(rows, got...)
+			rows = append(rows, got[i]...)
 		}
 	}
 	for _, r := range rows {
@@ -201,10 +225,15 @@ func (n *Node) scanNodes(ctx context.Context, table string, filters []query.Equa
 	return answers
 }
 
-// scanAnyReplica reads partition p from the first replica that answers, leader or not.
-func (n *Node) scanAnyReplica(ctx context.Context, table string, filters []query.Equality, p uint16, width int) ([]query.Row, error) {
+// scanAnyReplica reads partition p from the first replica that answers, leader or not,
+// skipping the nodes that already failed this query.
+func (n *Node) scanAnyReplica(ctx context.Context, table string, filters []query.Equality, p uint16, failed map[uint64]bool, width int) ([]query.Row, error) {
 	err := fmt.Errorf("no other replica")
 	for _, node := range n.otherReplicas(p) {
+		if failed[node] {
+			err = fmt.Errorf("node %d did not answer", node)
+			continue
+		}
 		var res *query.ScanResult
 		res, err = n.fetchRemoteRows(ctx, node, &query.ScanRequest{Table: table, AllowFollower: true, Partitions: []uint16{p}, Filters: filters}, width)
 		if err == nil && len(res.Refused) == 0 {

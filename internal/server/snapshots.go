@@ -210,6 +210,9 @@ func (s *snapshotter) export(ctx context.Context, proc *partition.Processor, tri
 	// If this fails (leadership moved), the snapshot is still usable for restores; the next
 	// one will be announced.
 	if err := proc.Submit(ctx, &partition.Record{Kind: partition.KindSnapshotTaken, UpTo: lsn, SnapshotID: m.SnapshotID, TrimLog: trimLog}); err != nil {
+		if trimLog { // the operator asked for the trim, which only the announcement does
+			return nil, fmt.Errorf("snapshot %s uploaded, but announcing it to trim the log failed: %w", m.SnapshotID, err)
+		}
 		s.n.logger.Warn("announcing a partition snapshot in the log failed", "partition", p, "lsn", lsn, "err", err)
 	}
 	return &clusterapi.Snapshot{

@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -54,15 +56,38 @@ type Server struct {
 	exited  chan struct{}
 }
 
+// FreePort returns a loopback address nobody listens on. It picks ports below Linux's
+// ephemeral range (32768-60999): a port the kernel handed out for ":0" is also where it puts
+// outgoing connections, and with the tests' loopback traffic one of them could take the port
+// before the server binds it, or while a killed server is down before its restart.
 func FreePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range 1000 {
+		port := portLow + rand.IntN(portHigh-portLow)
+		if portsGiven[port] || port == 25122 || port == 28080 || port == 29070 { // the seed's fixed ports
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		portsGiven[port] = true
+		return addr
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return ""
 }
+
+const portLow, portHigh = 20000, 32000
+
+var (
+	portMu     sync.Mutex
+	portsGiven = map[int]bool{} // handed out by this process: never twice
+)
 
 // startServer starts a fresh single-node server. extraEnv is added to its environment.
 func StartServer(t *testing.T, extraEnv ...string) *Server {
