@@ -96,21 +96,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "restatectl: unknown partitions command %q\n", rest[1])
 			return 2
 		}
-		return c.listPartitions(ctx)
+		return c.withStatus(ctx, c.printPartitions)
 	case prefixOf(rest[0], "status"):
-		return c.showStatus(ctx)
+		return c.withStatus(ctx, func(st *clusterapi.Status) {
+			fmt.Fprintf(c.out, "Cluster %s\n\n", st.ClusterName)
+			c.printNodes(st)
+			fmt.Fprintln(c.out)
+			c.printPartitions(st)
+		})
 	case prefixOf(rest[0], "nodes"):
 		if len(rest) >= 2 && !prefixOf(rest[1], "list") {
 			fmt.Fprintf(stderr, "restatectl: unknown nodes command %q (this server supports: nodes list)\n", rest[1])
 			return 2
 		}
-		return c.listNodes(ctx)
+		return c.withStatus(ctx, c.printNodes)
 	case rest[0] == "ms" || prefixOf(rest[0], "metadata-server"):
 		if len(rest) >= 2 && !prefixOf(rest[1], "list-servers") && !prefixOf(rest[1], "status") {
 			fmt.Fprintf(stderr, "restatectl: unknown metadata-server command %q (this server supports: metadata-server list-servers)\n", rest[1])
 			return 2
 		}
-		return c.listMetadataServers(ctx)
+		return c.withStatus(ctx, c.printMetadataServers)
 	}
 	fmt.Fprintf(stderr, "restatectl: unknown command %q\n%s", rest[0], usage)
 	return 2
@@ -247,26 +252,14 @@ func (c *cli) createSnapshots(ctx context.Context, args []string, opts clusterap
 	return 0
 }
 
-func (c *cli) showStatus(ctx context.Context) int {
+// withStatus fetches the cluster status and prints it with print.
+func (c *cli) withStatus(ctx context.Context, print func(*clusterapi.Status)) int {
 	st, err := c.status(ctx)
 	if err != nil {
 		fmt.Fprintln(c.errw, "restatectl:", err)
 		return 1
 	}
-	fmt.Fprintf(c.out, "Cluster %s\n\n", st.ClusterName)
-	c.printNodes(st)
-	fmt.Fprintln(c.out)
-	c.printPartitions(st)
-	return 0
-}
-
-func (c *cli) listNodes(ctx context.Context) int {
-	st, err := c.status(ctx)
-	if err != nil {
-		fmt.Fprintln(c.errw, "restatectl:", err)
-		return 1
-	}
-	c.printNodes(st)
+	print(st)
 	return 0
 }
 
@@ -283,12 +276,7 @@ func (c *cli) printNodes(st *clusterapi.Status) {
 	tw.Flush()
 }
 
-func (c *cli) listMetadataServers(ctx context.Context) int {
-	st, err := c.status(ctx)
-	if err != nil {
-		fmt.Fprintln(c.errw, "restatectl:", err)
-		return 1
-	}
+func (c *cli) printMetadataServers(st *clusterapi.Status) {
 	names := map[uint64]string{}
 	alive := map[uint64]bool{}
 	for _, n := range st.Nodes {
@@ -314,17 +302,6 @@ func (c *cli) listMetadataServers(ctx context.Context) int {
 		fmt.Fprintf(tw, "N%d\t%s\t%s\t%s\t%d\t%s\n", m, names[m], state, leader, st.Metadata.Term, progress)
 	}
 	tw.Flush()
-	return 0
-}
-
-func (c *cli) listPartitions(ctx context.Context) int {
-	st, err := c.status(ctx)
-	if err != nil {
-		fmt.Fprintln(c.errw, "restatectl:", err)
-		return 1
-	}
-	c.printPartitions(st)
-	return 0
 }
 
 func (c *cli) printPartitions(st *clusterapi.Status) {

@@ -263,7 +263,7 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			n.trimDurableLoop(n.ctx, n.opts.Admin.LogTrimCheckInterval)
+			everyTick(n.ctx, n.opts.Admin.LogTrimCheckInterval, n.trimDurable)
 		}()
 	}
 	n.ingressGate.set(n.ingress)
@@ -367,10 +367,13 @@ func (n *Node) Close() {
 // dispatcher routes ingress records to the local partition processors.
 type dispatcher struct{ n *Node }
 
-func (d dispatcher) NumPartitions() uint16 {
-	d.n.procMu.Lock()
-	defer d.n.procMu.Unlock()
-	return d.n.numPartitions
+func (d dispatcher) NumPartitions() uint16 { return d.n.partitionCount() }
+
+// partitionCount is the cluster's number of partitions (0 until the worker started).
+func (n *Node) partitionCount() uint16 {
+	n.procMu.Lock()
+	defer n.procMu.Unlock()
+	return n.numPartitions
 }
 
 func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) error {

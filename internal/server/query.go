@@ -30,11 +30,7 @@ const (
 
 func (n *Node) queryPartitions() query.Partitions {
 	parts := query.Partitions{
-		Count: func() uint16 {
-			n.procMu.Lock()
-			defer n.procMu.Unlock()
-			return n.numPartitions
-		},
+		Count: n.partitionCount,
 		Local: n.localProcs,
 	}
 	if n.cluster != nil {
@@ -82,29 +78,17 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 	for _, p := range local {
 		done[p.ID()] = true
 	}
-	n.procMu.Lock()
-	count := n.numPartitions
-	n.procMu.Unlock()
+	count := n.partitionCount()
 	var rows []query.Row
 	asked := map[uint16]map[uint64]bool{} // nodes already asked for leader-only answers
 
-	// Leaders first: the one this node knows for partitions it replicates, otherwise a
-	// replica, which names the leader if it is not. Then the named leaders.
+	// Leaders first: the one this node knows for partitions it replicates (otherReplicas
+	// lists it first), otherwise a replica, which names the leader if it is not. Then the
+	// named leaders.
 	targets := map[uint64][]uint16{}
 	for p := range count {
-		if done[p] {
-			continue
-		}
-		leader, _ := n.cluster.Log.Leader(p)
-		if leader == 0 || leader == uint64(n.nodeID) {
-			if others := n.otherReplicas(p); len(others) > 0 {
-				leader = others[0]
-			} else {
-				leader = 0
-			}
-		}
-		if leader != 0 {
-			targets[leader] = append(targets[leader], p)
+		if others := n.otherReplicas(p); !done[p] && len(others) > 0 {
+			targets[others[0]] = append(targets[others[0]], p)
 		}
 	}
 	failed := map[uint64]bool{} // nodes whose call failed: not asked again in this query
@@ -154,51 +138,59 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 		targets = next
 	}
 
-	// No leader answered for the rest: read a follower's copy, this node's own if it has one.
 	var missing []uint16
 	for p := range count {
 		if !done[p] {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) > 0 {
-		var followed []*partition.Processor
-		var elsewhere []uint16
-		for _, p := range missing {
-			if proc := n.proc(p); proc != nil {
-				followed = append(followed, proc)
-			} else {
-				elsewhere = append(elsewhere, p)
-			}
-		}
-		if len(followed) > 0 {
-			if err := query.ScanLocal(ctx, table, followed, n.localProcs(), count, filters, func(r query.Row) bool {
-				rows = append(rows, r)
-				return true
-			}); err != nil {
-				return err
-			}
-		}
-		got := make([][]query.Row, len(elsewhere))
-		errs := make([]error, len(elsewhere))
-		var wg sync.WaitGroup
-		for i, p := range elsewhere {
-			wg.Go(func() { got[i], errs[i] = n.scanAnyReplica(ctx, table, filters, p, failed, len(cols)) })
-		}
-		wg.Wait()
-		for i, p := range elsewhere {
-			if errs[i] != nil {
-				return admin.Errorf(http.StatusServiceUnavailable, "partition %d could not be read for the query: %v", p, errs[i])
-			}
-			rows = append(rows, got[i]...)
-		}
+	more, err := n.scanFollowers(ctx, table, filters, missing, failed, count, len(cols))
+	if err != nil {
+		return err
 	}
-	for _, r := range rows {
+	for _, r := range append(rows, more...) {
 		if !emit(r) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// scanFollowers reads the partitions no leader answered for from a follower's copy: this
+// node's own where it has one, otherwise any replica that answers (skipping failed nodes).
+func (n *Node) scanFollowers(ctx context.Context, table string, filters []query.Equality, parts []uint16, failed map[uint64]bool, count uint16, width int) ([]query.Row, error) {
+	var rows []query.Row
+	var followed []*partition.Processor
+	var elsewhere []uint16
+	for _, p := range parts {
+		if proc := n.proc(p); proc != nil {
+			followed = append(followed, proc)
+		} else {
+			elsewhere = append(elsewhere, p)
+		}
+	}
+	if len(followed) > 0 {
+		if err := query.ScanLocal(ctx, table, followed, n.localProcs(), count, filters, func(r query.Row) bool {
+			rows = append(rows, r)
+			return true
+		}); err != nil {
+			return nil, err
+		}
+	}
+	got := make([][]query.Row, len(elsewhere))
+	errs := make([]error, len(elsewhere))
+	var wg sync.WaitGroup
+	for i, p := range elsewhere {
+		wg.Go(func() { got[i], errs[i] = n.scanAnyReplica(ctx, table, filters, p, failed, width) })
+	}
+	wg.Wait()
+	for i, p := range elsewhere {
+		if errs[i] != nil {
+			return nil, admin.Errorf(http.StatusServiceUnavailable, "partition %d could not be read for the query: %v", p, errs[i])
+		}
+		rows = append(rows, got[i]...)
+	}
+	return rows, nil
 }
 
 type scanAnswer struct {
@@ -282,9 +274,7 @@ func (n *Node) handleQueryScan(ctx context.Context, from uint64, body []byte) ([
 		}
 		refused = append(refused, query.Refusal{Partition: p, Leader: leader})
 	}
-	n.procMu.Lock()
-	count := n.numPartitions
-	n.procMu.Unlock()
+	count := n.partitionCount()
 	w := query.NewResultWriter(len(cols))
 	var writeErr error
 	err = query.ScanLocal(ctx, req.Table, procs, n.localProcs(), count, req.Filters, func(r query.Row) bool {

@@ -323,13 +323,13 @@ func (n *Node) trySnapshot(ctx context.Context, p uint16, opts clusterapi.Snapsh
 		res, err := n.snaps.createLocal(ctx, proc, opts)
 		return res, true, err
 	}
+	if n.cluster == nil {
+		return nil, false, admin.Errorf(http.StatusServiceUnavailable, "partition %d has no leader yet; try again", p)
+	}
 	req := binary.BigEndian.AppendUint16(nil, p)
 	if opts != (clusterapi.SnapshotOptions{}) {
 		b, _ := json.Marshal(opts)
 		req = append(req, b...)
-	}
-	if n.cluster == nil {
-		return nil, false, admin.Errorf(http.StatusServiceUnavailable, "partition %d has no leader yet; try again", p)
 	}
 	var lastErr error = fmt.Errorf("no replica of partition %d is reachable", p)
 	for _, node := range n.otherReplicas(p) {
@@ -404,10 +404,7 @@ func (n *Node) handleSnapshot(ctx context.Context, from uint64, body []byte) ([]
 }
 
 func (n *Node) knownPartition(p uint16) error {
-	n.procMu.Lock()
-	num := n.numPartitions
-	n.procMu.Unlock()
-	if p >= num {
+	if num := n.partitionCount(); p >= num {
 		return admin.Errorf(http.StatusNotFound, "partition %d does not exist; this cluster has %d partitions (0 to %d)", p, num, int(num)-1)
 	}
 	return nil
@@ -550,15 +547,6 @@ func (n *Node) trimLog(p uint16, upTo uint64) {
 	}
 }
 
-// trimDurableLoop trims a single node's logs when there is no snapshot repository: a record
-// is no longer needed once the partition store that applied it is durable, and log and store
-// share one write-ahead log, so the synced trim write itself makes everything applied before
-// it durable. (A cluster without a repository keeps its logs: a replica that falls behind or
-// loses its disk can only be rebuilt from them.)
-func (n *Node) trimDurableLoop(ctx context.Context, every time.Duration) {
-	everyTick(ctx, every, n.trimDurable)
-}
-
 // everyTick calls f every d until ctx ends.
 func everyTick(ctx context.Context, d time.Duration, f func(context.Context)) {
 	t := time.NewTicker(d)
@@ -573,15 +561,15 @@ func everyTick(ctx context.Context, d time.Duration, f func(context.Context)) {
 	}
 }
 
+// trimDurable trims a single node's logs when there is no snapshot repository: a record is
+// no longer needed once the partition store that applied it is durable, and log and store
+// share one write-ahead log, so the synced trim write itself makes everything applied before
+// it durable. (A cluster without a repository keeps its logs: a replica that falls behind or
+// loses its disk can only be rebuilt from them.) A trim that would not advance is a no-op.
 func (n *Node) trimDurable(context.Context) {
 	for _, proc := range n.localProcs() {
-		p := proc.ID()
-		if applied := proc.AppliedLSN(); applied > n.localLog.TrimPoint(p) {
-			if err := n.localLog.TrimPrefix(p, applied); err != nil {
-				n.logger.Warn("trimming the partition log failed", "partition", p, "err", err)
-				continue
-			}
-			n.logger.Debug("partition log trimmed", "partition", p, "up-to", applied)
+		if err := n.localLog.TrimPrefix(proc.ID(), proc.AppliedLSN()); err != nil {
+			n.logger.Warn("trimming the partition log failed", "partition", proc.ID(), "err", err)
 		}
 	}
 }
