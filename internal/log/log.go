@@ -229,7 +229,7 @@ func (l *Local) writer() {
 			lsns[i] = next[a.p]
 			_ = b.Set(storage.LogKey(a.p, lsns[i]), a.data, nil)
 		}
-		err := b.Commit(pebble.Sync)
+		err := l.db.CommitSynced("log", b)
 		b.Close()
 
 		l.mu.Lock()

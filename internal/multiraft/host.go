@@ -464,7 +464,7 @@ func (h *Host) persist(readies []groupReady) error {
 		}
 	}
 	if dirty {
-		if err := b.Commit(pebble.Sync); err != nil {
+		if err := h.cfg.DB.CommitSynced("raft", b); err != nil {
 			return err
 		}
 	}

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -29,7 +28,8 @@ var formatKey = []byte{0x00, 'f', 'o', 'r', 'm', 'a', 't'}
 // DB is the node's storage engine.
 type DB struct {
 	*pebble.DB
-	dir string
+	dir   string
+	marks *durability
 }
 
 // Open opens (creating if needed) the database under dir.
@@ -47,16 +47,60 @@ func Open(dir string) (*DB, error) {
 		L0StopWritesThreshold:       24,
 		Logger:                      quietLogger{},
 	}
-	pdb, err := pebble.Open(filepath.Join(dir), opts)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
+	marks := newDurability(dir)
+	// The check runs on a read-only view first: opening for writing would replay a damaged
+	// log into new files and delete it, and a refusal must leave the directory as it found it
+	// (the operator may still restore the missing file).
+	if err := checkReadOnly(dir, opts, marks); err != nil {
+		return nil, err
 	}
-	db := &DB{DB: pdb, dir: dir}
+	pdb, err := pebble.Open(dir, opts)
+	if err != nil {
+		return nil, openError(dir, err)
+	}
+	db := &DB{DB: pdb, dir: dir, marks: marks}
 	if err := db.checkFormat(); err != nil {
 		pdb.Close()
 		return nil, err
 	}
+	go db.marks.run()
 	return db, nil
+}
+
+// checkReadOnly compares a read-only view of the database with its durability marks, when a
+// marks file exists.
+func checkReadOnly(dir string, opts *pebble.Options, marks *durability) error {
+	if _, err := os.Stat(marks.path); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	ro := *opts
+	ro.ReadOnly = true
+	ro.ErrorIfNotExists = true
+	pdb, err := pebble.Open(dir, &ro)
+	if errors.Is(err, pebble.ErrDBDoesNotExist) {
+		return fmt.Errorf("%w: %s holds durability marks but no database: its files were deleted. %s", ErrDataLoss, dir, recoveryAdvice(dir))
+	}
+	if err != nil {
+		return openError(dir, err)
+	}
+	defer pdb.Close()
+	return marks.check(pdb, dir)
+}
+
+func openError(dir string, err error) error {
+	if errors.Is(err, pebble.ErrCorruption) {
+		return fmt.Errorf("%w: the database in %s is damaged: %v. %s", ErrDataLoss, dir, err, recoveryAdvice(dir))
+	}
+	return fmt.Errorf("storage: open %s: %w", dir, err)
+}
+
+// Close records the final durability marks and closes the database.
+func (db *DB) Close() error {
+	err := db.marks.close()
+	if cerr := db.DB.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Dir is the directory holding the database.

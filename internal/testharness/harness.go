@@ -4,6 +4,7 @@ package testharness
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -145,6 +146,24 @@ func (s *Server) Start() {
 	}
 	s.DumpLog()
 	s.t.Fatalf("server did not become healthy")
+}
+
+// StartFailing starts the server expecting it to refuse to start: it must exit non-zero within
+// timeout. It returns what the process printed.
+func (s *Server) StartFailing(timeout time.Duration) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, serverBin)
+	cmd.Env = append(os.Environ(), s.Env...)
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		s.t.Fatalf("server still running after %s, want it to refuse to start; output:\n%s", timeout, out)
+	}
+	if err == nil {
+		s.t.Fatalf("server exited with status 0, want a failure; output:\n%s", out)
+	}
+	return string(out)
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
