@@ -72,6 +72,7 @@ var fieldList = []*field{
 		return strconv.Itoa(o.DefaultReplication), true
 	}},
 	durationField("shutdown-timeout", func(o *Options) *time.Duration { return &o.ShutdownTimeout }, true),
+	byteSizeField("min-free-disk-space", func(o *Options) *uint64 { return &o.MinFreeDiskSpace }),
 	stringField("log-filter", func(o *Options) *string { return &o.LogFilter }, nil, false),
 	stringField("log-format", func(o *Options) *string { return &o.LogFormat },
 		oneOf(LogFormatPretty, LogFormatCompact, LogFormatJSON), false),

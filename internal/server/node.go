@@ -58,6 +58,7 @@ type Node struct {
 	ready       atomic.Bool
 	addrs       Addresses
 	ingressGate gate
+	space       *storage.SpaceGuard // refuses new work while the disk is nearly full
 	adminGate   gate
 	invoker     *invoker.Invoker
 	ingress     *ingress.Server
@@ -103,6 +104,15 @@ func (n *Node) start() (Addresses, error) {
 		return Addresses{}, err
 	}
 	n.db = db
+	n.space = storage.NewSpaceGuard(dir, n.opts.MinFreeDiskSpace, n.logger)
+	if err := n.space.Err(); err != nil {
+		n.logger.Error("starting with a nearly full disk; new work is refused until space is freed", "err", err)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.space.Run(n.ctx)
+	}()
 	local := metadata.NewLocal(db)
 	if err := n.checkClusterName(local); err != nil {
 		return Addresses{}, err
@@ -266,8 +276,8 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 			everyTick(n.ctx, n.opts.Admin.LogTrimCheckInterval, n.trimDurable)
 		}()
 	}
-	n.ingressGate.set(n.ingress)
-	n.adminGate.set(n.adminHandler(n.addrs.Ingress))
+	n.ingressGate.set(refuseWritesWhenDiskLow(n.ingress, n.space, ingressRead, ingressErrorShape))
+	n.adminGate.set(refuseWritesWhenDiskLow(n.adminHandler(n.addrs.Ingress), n.space, adminRead, adminErrorShape))
 	n.ready.Store(true)
 	n.logger.Info("node ready", "partitions", numPartitions, "replicated-here", len(mine))
 	return nil
