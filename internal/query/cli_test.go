@@ -173,6 +173,9 @@ func runCLI(t *testing.T, srv *httptest.Server, args ...string) string {
 	t.Helper()
 	bin := os.Getenv("RESTATE_CLI")
 	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("RESTATE_CLI is not set; .ci/run installs the official restate CLI for this test")
+		}
 		t.Skip("RESTATE_CLI is not set")
 	}
 	cmd := exec.Command(bin, args...)
