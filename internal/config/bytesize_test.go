@@ -25,7 +25,7 @@ func TestParseByteSize(t *testing.T) {
 
 func TestMinFreeDiskSpace(t *testing.T) {
 	o, _ := mustLoad(t, nil, nil)
-	if o.MinFreeDiskSpace != 256<<20 {
+	if o.MinFreeDiskSpace != 128<<20 {
 		t.Fatalf("default = %d", o.MinFreeDiskSpace)
 	}
 	for env, want := range map[string]uint64{

@@ -57,7 +57,7 @@ type Options struct {
 	LogFormat            string        // log-format, "pretty"
 	ShutdownTimeout      time.Duration // shutdown-timeout, 1m
 	// MinFreeDiskSpace is min-free-disk-space: below this much free space on the file system
-	// holding base-dir the node refuses new work (reads go on), 256 MiB; 0 turns the check off.
+	// holding base-dir the node refuses new work (reads go on), 128 MiB; 0 turns the check off.
 	MinFreeDiskSpace uint64
 	// DefaultRetryPolicy is the default-retry-policy table for invocations.
 	DefaultRetryPolicy InvocationRetryPolicy
@@ -194,7 +194,7 @@ func Defaults() *Options {
 		LogFilter:            "warn,restate=info",
 		LogFormat:            LogFormatPretty,
 		ShutdownTimeout:      time.Minute,
-		MinFreeDiskSpace:     256 << 20,
+		MinFreeDiskSpace:     128 << 20,
 		DefaultRetryPolicy: InvocationRetryPolicy{
 			InitialInterval:      500 * time.Millisecond,
 			ExponentiationFactor: 2.0,
