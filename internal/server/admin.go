@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/restatego/restate/internal/admin"
 	"github.com/restatego/restate/internal/discovery"
 	"github.com/restatego/restate/internal/query"
@@ -12,7 +13,7 @@ import (
 
 // adminHandler serves the admin API (9070).
 func (n *Node) adminHandler(ingressAddr string) http.Handler {
-	return admin.New(n.registry, discovery.NewClient(discovery.ClientOptions{}), admin.Options{
+	return withMetrics(admin.New(n.registry, discovery.NewClient(discovery.ClientOptions{}), admin.Options{
 		Version:         Version,
 		IngressEndpoint: n.ingressEndpoint(ingressAddr),
 		Defaults:        n.defaults,
@@ -22,6 +23,19 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 		Cluster:         clusterInfo{n},
 		Snapshots:       snapshotOps{n},
 		Logger:          n.logger,
+	}))
+}
+
+// withMetrics also serves GET /metrics (the node's Prometheus metrics, as on the node port):
+// Restate's docker compose guides scrape the admin port.
+func withMetrics(h http.Handler) http.Handler {
+	metrics := promhttp.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			metrics.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

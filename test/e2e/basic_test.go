@@ -183,3 +183,18 @@ func TestCounterObject(t *testing.T) {
 		t.Fatalf("get other: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestMetricsOnNodeAndAdminPorts: Prometheus metrics are served on the node port and, as
+// Restate's compose guides expect, on the admin port, with the same families.
+func TestMetricsOnNodeAndAdminPorts(t *testing.T) {
+	s := startServer(t)
+	for _, addr := range []string{s.Node, s.Admin} {
+		r := do(t, http.MethodGet, "http://"+addr+"/metrics", nil)
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "# TYPE go_goroutines gauge") {
+			t.Fatalf("GET %s/metrics: %d %.300s", addr, r.Status, r.Body)
+		}
+	}
+	if r := s.AdminDo(t, http.MethodPost, "/metrics", nil); r.Status == http.StatusOK {
+		t.Fatalf("POST /metrics on the admin port answered 200")
+	}
+}
