@@ -56,7 +56,8 @@ type Result struct {
 type ClientOptions struct {
 	// ConnectTimeout bounds TCP connect plus TLS handshake. Default 10s.
 	ConnectTimeout time.Duration
-	// RequestTimeout bounds one discover attempt, from connect to the last body byte. Default 30s.
+	// RequestTimeout bounds the discovery, from the first connect to the last body byte of the
+	// answer, retries included. Default 30s.
 	RequestTimeout time.Duration
 	// MaxAttempts is how often a transient failure (no connection, 408/429/5xx) is tried.
 	// Default 3.
@@ -155,10 +156,15 @@ func (c *Client) Discover(ctx context.Context, req Request) (*Result, error) {
 	}
 	transport := c.transportFor(target, req.UseHTTP11)
 
+	// RequestTimeout bounds the whole discovery, retries included: the error says "no response
+	// within RequestTimeout", and a deployment that never answers must fail after that long,
+	// not after MaxAttempts times it. Retries only fill what is left of the budget.
+	deadline := time.Now().Add(c.opts.RequestTimeout)
 	wait := c.opts.RetryInterval
 	for attempt := 1; ; attempt++ {
-		res, err := c.attempt(ctx, transport, target, req.AdditionalHeaders)
-		if err == nil || attempt >= c.opts.MaxAttempts || !retryable(err) || ctx.Err() != nil {
+		res, err := c.attempt(ctx, deadline, transport, target, req.AdditionalHeaders)
+		if err == nil || attempt >= c.opts.MaxAttempts || !retryable(err) || ctx.Err() != nil ||
+			time.Until(deadline) <= wait {
 			return res, err
 		}
 		select {
@@ -199,8 +205,8 @@ func retryable(err error) bool {
 	return false
 }
 
-func (c *Client) attempt(parent context.Context, transport *http.Transport, target string, headers map[string]string) (*Result, error) {
-	ctx, cancel := context.WithTimeout(parent, c.opts.RequestTimeout)
+func (c *Client) attempt(parent context.Context, deadline time.Time, transport *http.Transport, target string, headers map[string]string) (*Result, error) {
+	ctx, cancel := context.WithDeadline(parent, deadline)
 	defer cancel()
 
 	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)

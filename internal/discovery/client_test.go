@@ -287,3 +287,68 @@ func TestDiscoverRespectsContext(t *testing.T) {
 		t.Fatalf("want an abandoned discovery, got %v", err)
 	}
 }
+
+// TestDiscoverNeverAnsweringStopsAtTheStatedTimeout: a deployment that accepts connections and
+// never answers fails the discovery after RequestTimeout, the time the error names, even though
+// timeouts are otherwise retried (it used to take MaxAttempts timeouts plus the pauses between).
+func TestDiscoverNeverAnsweringStopsAtTheStatedTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			conns = append(conns, c) // held open, never read from or written to
+		}
+	}()
+	const timeout = 300 * time.Millisecond
+	c := NewClient(ClientOptions{RequestTimeout: timeout, RetryInterval: 50 * time.Millisecond})
+	defer c.CloseIdleConnections()
+	for _, http11 := range []bool{false, true} {
+		start := time.Now()
+		_, err := c.Discover(context.Background(), Request{URI: "http://" + ln.Addr().String(), UseHTTP11: http11})
+		took := time.Since(start)
+		de, ok := AsError(err)
+		if !ok || de.Kind != KindUnreachable || !strings.Contains(err.Error(), "no response within 300ms") {
+			t.Fatalf("http1.1=%v: want a timeout error naming 300ms, got %v", http11, err)
+		}
+		// Three attempts of 300ms with pauses would take over a second.
+		if took < timeout || took > 2*timeout {
+			t.Fatalf("http1.1=%v: discovery took %s, its error says %s", http11, took, timeout)
+		}
+	}
+}
+
+// TestDiscoverRetriesWithinTheTimeout: transient failures are still retried while the budget
+// lasts.
+func TestDiscoverRetriesWithinTheTimeout(t *testing.T) {
+	var calls atomic.Int32
+	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) < 3 {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		manifestHandler(v4ContentType, sdkLikeManifest)(w, r)
+	}))
+	c := NewClient(ClientOptions{RequestTimeout: 5 * time.Second, RetryInterval: 10 * time.Millisecond})
+	defer c.CloseIdleConnections()
+	if _, err := c.Discover(context.Background(), Request{URI: srv.URL}); err != nil {
+		t.Fatalf("discovery after two 503s: %v", err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Fatalf("%d requests, want 3", n)
+	}
+}
