@@ -884,3 +884,52 @@ func FuzzLoadTOML(f *testing.F) {
 		}
 	})
 }
+
+func TestRequestIdentitySettings(t *testing.T) {
+	o, warnings := mustLoad(t, nil, nil)
+	if o.Worker.Invoker.RequestIdentityPrivateKeyPEMFile != "" || o.Worker.Invoker.RequestIdentityExpiration != time.Minute {
+		t.Errorf("defaults: %+v", o.Worker.Invoker)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings %q", warnings)
+	}
+
+	o, warnings = mustLoad(t, nil, []string{
+		"RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE=/keys/a.pem",
+		"RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_EXPIRATION=5m",
+	})
+	if o.Worker.Invoker.RequestIdentityPrivateKeyPEMFile != "/keys/a.pem" || o.Worker.Invoker.RequestIdentityExpiration != 5*time.Minute {
+		t.Errorf("from env: %+v", o.Worker.Invoker)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("implemented settings warn: %q", warnings)
+	}
+	text, err := o.DumpTOML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(text), `request-identity-private-key-pem-file = "/keys/a.pem"`) ||
+		!strings.Contains(string(text), `request-identity-expiration = "5m"`) {
+		t.Errorf("dump lacks the identity settings:\n%s", text)
+	}
+
+	// The top-level location Restate 1.7 still reads: it wins over worker.invoker's, with a
+	// warning naming the new place, as in Restate.
+	file := writeConfig(t, "request-identity-private-key-pem-file = \"/keys/old.pem\"\n[worker.invoker]\nrequest-identity-private-key-pem-file = \"/keys/new.pem\"\n")
+	o, warnings = mustLoad(t, []string{"--config-file", file}, nil)
+	if o.Worker.Invoker.RequestIdentityPrivateKeyPEMFile != "/keys/old.pem" || o.TopLevelRequestIdentityPrivateKeyPEMFile != "" {
+		t.Errorf("top level: %q, left %q", o.Worker.Invoker.RequestIdentityPrivateKeyPEMFile, o.TopLevelRequestIdentityPrivateKeyPEMFile)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "worker.invoker.request-identity-private-key-pem-file") {
+		t.Errorf("warnings %q", warnings)
+	}
+	o, _ = mustLoad(t, nil, []string{"RESTATE_REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE=/keys/env.pem"})
+	if o.Worker.Invoker.RequestIdentityPrivateKeyPEMFile != "/keys/env.pem" {
+		t.Errorf("top level from env: %q", o.Worker.Invoker.RequestIdentityPrivateKeyPEMFile)
+	}
+
+	if _, _, err := Load(nil, []string{"RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_EXPIRATION=0s"}); err == nil ||
+		!strings.Contains(err.Error(), "worker.invoker.request-identity-expiration") {
+		t.Errorf("zero expiration: %v", err)
+	}
+}

@@ -113,6 +113,9 @@ var fieldList = []*field{
 	durationField("worker.cleanup-interval", func(o *Options) *time.Duration { return &o.Worker.CleanupInterval }, false),
 	durationField("worker.invoker.abort-timeout", func(o *Options) *time.Duration { return &o.Worker.Invoker.AbortTimeout }, false),
 	intField("worker.invoker.concurrent-invocations-limit", func(o *Options) *int { return &o.Worker.Invoker.ConcurrentInvocationsLimit }),
+	stringField("worker.invoker.request-identity-private-key-pem-file", func(o *Options) *string { return &o.Worker.Invoker.RequestIdentityPrivateKeyPEMFile }, nil, true),
+	durationField("worker.invoker.request-identity-expiration", func(o *Options) *time.Duration { return &o.Worker.Invoker.RequestIdentityExpiration }, true),
+	alias(stringField("request-identity-private-key-pem-file", func(o *Options) *string { return &o.TopLevelRequestIdentityPrivateKeyPEMFile }, nil, true)),
 
 	stringField("worker.snapshots.destination", func(o *Options) *string { return &o.Worker.Snapshots.Destination }, objectStoreURL, true),
 	uintField("worker.snapshots.snapshot-interval-num-records", func(o *Options) *uint64 { return &o.Worker.Snapshots.SnapshotIntervalNumRecords }, 1, math.MaxUint64, true),

@@ -84,6 +84,11 @@ func Load(args []string, environ []string) (*Options, []string, error) {
 			return nil, nil, err
 		}
 	}
+	if p := l.opts.TopLevelRequestIdentityPrivateKeyPEMFile; p != "" {
+		l.warn("using the deprecated config option request-identity-private-key-pem-file instead of worker.invoker.request-identity-private-key-pem-file; please move it there")
+		l.opts.Worker.Invoker.RequestIdentityPrivateKeyPEMFile = p
+		l.opts.TopLevelRequestIdentityPrivateKeyPEMFile = ""
+	}
 	if so := l.opts.Worker.Snapshots; so.Destination == "" && (so.SnapshotIntervalNumRecords > 0 || so.SnapshotInterval > 0 || so.NumRetained > 0) {
 		l.warn("worker.snapshots: snapshot-interval, snapshot-interval-num-records and num-retained have no effect without worker.snapshots.destination")
 	}

@@ -69,6 +69,11 @@ type Options struct {
 	Bifrost        BifrostOptions        // [bifrost]
 	MetadataServer MetadataServerOptions // [metadata-server]
 
+	// TopLevelRequestIdentityPrivateKeyPEMFile holds request-identity-private-key-pem-file read
+	// at the top level, where Restate before 1.7 had it, while loading: Load then moves it into
+	// Worker.Invoker (where it wins when set, as in Restate), warns and clears it.
+	TopLevelRequestIdentityPrivateKeyPEMFile string
+
 	// Command is what the command line asked for besides configuration. It is
 	// not part of the configuration and never dumped.
 	Command Command
@@ -124,6 +129,11 @@ type InvokerOptions struct {
 	InactivityTimeout          time.Duration // inactivity-timeout, 1m
 	AbortTimeout               time.Duration // abort-timeout, 1m
 	ConcurrentInvocationsLimit int           // concurrent-invocations-limit, 0 = unlimited
+	// RequestIdentityPrivateKeyPEMFile (request-identity-private-key-pem-file) is a PEM file with
+	// one ed25519 private key that signs every request to deployments; "" = unsigned. Restate
+	// 1.7 also reads it at the top level (its older location) when it is not set here.
+	RequestIdentityPrivateKeyPEMFile string
+	RequestIdentityExpiration        time.Duration // request-identity-expiration, 60s: token validity around its issuing time
 }
 
 // SnapshotsOptions configures partition snapshots in an object store.
@@ -213,6 +223,8 @@ func Defaults() *Options {
 			Invoker: InvokerOptions{
 				InactivityTimeout: time.Minute,
 				AbortTimeout:      time.Minute,
+
+				RequestIdentityExpiration: time.Minute,
 			},
 		},
 		Bifrost:        BifrostOptions{DefaultProvider: "replicated"},

@@ -22,7 +22,7 @@ var restateLeaves = setOf(
 	"default-workflow-completion-retention", "max-workflow-completion-retention",
 	"bind-ip", "bind-port", "advertised-host", "use-random-ports", "listen-mode",
 	"http-proxy", "no-proxy", "connect-timeout", "initial-max-send-streams",
-	"request-compression-threshold", "request-identity-private-key-pem-file",
+	"request-compression-threshold",
 	"aws-profile", "aws-assume-role-external-id",
 
 	"metadata-client.connect-timeout", "metadata-client.keep-alive-interval",
@@ -47,8 +47,7 @@ var restateLeaves = setOf(
 	"worker.invoker.connect-timeout", "worker.invoker.http-proxy", "worker.invoker.no-proxy",
 	"worker.invoker.aws-profile", "worker.invoker.aws-assume-role-external-id",
 	"worker.invoker.request-compression-threshold",
-	"worker.invoker.request-identity-private-key-pem-file",
-	"worker.invoker.request-identity-expiration", "worker.invoker.memory-limit",
+	"worker.invoker.memory-limit",
 	"worker.invoker.per-invocation-initial-memory", "worker.invoker.per-invocation-memory-limit",
 	"worker.invoker.max-awaited-future-depth", "worker.invoker.on-future-recursion-limit",
 	"worker.invoker.initial-max-send-streams",
