@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/restatego/restate/internal/identity"
 )
 
 // acceptHeader lists every manifest version we can decode, as Restate sends it. SDKs pick the
@@ -68,6 +70,8 @@ type ClientOptions struct {
 	MaxManifestSize int64
 	// TLSClientConfig is used for https deployments; nil means system roots.
 	TLSClientConfig *tls.Config
+	// Identity, when set, signs every discover request with Restate's request identity v1.
+	Identity *identity.Signer
 }
 
 func (o ClientOptions) withDefaults() ClientOptions {
@@ -221,6 +225,7 @@ func (c *Client) attempt(parent context.Context, deadline time.Time, transport *
 		httpReq.Header.Set(k, v)
 	}
 	httpReq.Header.Set("Accept", acceptHeader)
+	c.sign(httpReq.Header)
 
 	resp, err := transport.RoundTrip(httpReq)
 	if err != nil {
@@ -235,7 +240,11 @@ func (c *Client) attempt(parent context.Context, deadline time.Time, transport *
 
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxManifestSize+1))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, statusError(target, resp.StatusCode, body)
+		e := statusError(target, resp.StatusCode, body)
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			e.msg += c.identityHint()
+		}
+		return nil, e
 	}
 	if readErr != nil {
 		return nil, &Error{Kind: KindUnreachable, URL: target, Err: readErr,
@@ -317,12 +326,31 @@ func (c *Client) speaksOnlyHTTP11(ctx context.Context, target string, h2cErr err
 		return false
 	}
 	probe.Header.Set("Accept", acceptHeader)
+	c.sign(probe.Header)
 	resp, err := c.http1.RoundTrip(probe)
 	if err != nil {
 		return false
 	}
 	resp.Body.Close()
 	return resp.ProtoMajor == 1
+}
+
+// discoverPath is the audience of a discover request's identity token: the path relative to the
+// deployment URI, as Restate signs it (a URI's path prefix is not part of it).
+const discoverPath = "/discover"
+
+func (c *Client) sign(h http.Header) {
+	if c.opts.Identity != nil {
+		c.opts.Identity.SetHeaders(h, discoverPath, nil)
+	}
+}
+
+// identityHint explains a refusal by a deployment that may verify request identity.
+func (c *Client) identityHint() string {
+	if c.opts.Identity == nil {
+		return ". If the deployment verifies request identity, configure this server's key with worker.invoker.request-identity-private-key-pem-file and give the SDK its public key"
+	}
+	return fmt.Sprintf(". If the deployment verifies request identity, its keys must include this server's public key %s", c.opts.Identity.KeyID())
 }
 
 func statusError(target string, status int, body []byte) *Error {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/restatego/restate/internal/identity"
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/schema"
@@ -37,6 +38,8 @@ type Options struct {
 	MaxMessageSize uint32
 	// ClusterName is sent to deployments as x-restate-cluster-name.
 	ClusterName string
+	// Identity, when set, signs every attempt with Restate's request identity v1.
+	Identity *identity.Signer
 }
 
 // Invoker runs invocations for the partitions this node leads.

@@ -367,7 +367,8 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 		}
 	}()
 
-	url := strings.TrimSuffix(dep.URI, "/") + "/invoke/" + st.Target.Service + "/" + st.Target.Handler
+	path := "/invoke/" + st.Target.Service + "/" + st.Target.Handler
+	url := strings.TrimSuffix(dep.URI, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, pr)
 	if err != nil {
 		return failed(500, "building request to %s: %v", url, err)
@@ -381,6 +382,15 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 	}
 	for k, v := range dep.AdditionalHeaders {
 		req.Header.Set(k, v)
+	}
+	if signer := t.iv.opts.Identity; signer != nil {
+		// As Restate: the audience is the path below the deployment URI, and calls to virtual
+		// objects and workflows name the key.
+		var sub *string
+		if st.Target.Keyed() {
+			sub = &st.Target.Key
+		}
+		signer.SetHeaders(req.Header, path, sub)
 	}
 
 	go a.watchdog(ctx, cancel, opts, requestResponse)

@@ -13,7 +13,7 @@ import (
 
 // adminHandler serves the admin API (9070).
 func (n *Node) adminHandler(ingressAddr string) http.Handler {
-	return withMetrics(admin.New(n.registry, discovery.NewClient(discovery.ClientOptions{}), admin.Options{
+	return withMetrics(admin.New(n.registry, discovery.NewClient(discovery.ClientOptions{Identity: n.identity}), admin.Options{
 		Version:         Version,
 		IngressEndpoint: n.ingressEndpoint(ingressAddr),
 		Defaults:        n.defaults,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/restatego/restate/internal/cluster"
 	"github.com/restatego/restate/internal/config"
+	"github.com/restatego/restate/internal/identity"
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/ingress"
 	"github.com/restatego/restate/internal/invoker"
@@ -46,6 +47,8 @@ type Node struct {
 	localLog *log.Local
 	cluster  *cluster.Cluster
 	snaps    *snapshotter // nil without a snapshot repository
+	// identity signs requests to deployments; nil = unsigned.
+	identity *identity.Signer
 
 	procMu        sync.Mutex
 	procs         []*partition.Processor // by partition; nil where not replicated here
@@ -95,6 +98,9 @@ func Start(opts *config.Options, logger *slog.Logger) (*Node, Addresses, error) 
 }
 
 func (n *Node) start() (Addresses, error) {
+	if err := n.loadIdentity(); err != nil {
+		return Addresses{}, err
+	}
 	dir := n.opts.NodeDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Addresses{}, fmt.Errorf("creating node directory %s: %w", dir, err)
@@ -237,6 +243,7 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 		Logger:           n.logger,
 		ConcurrencyLimit: n.opts.Worker.Invoker.ConcurrentInvocationsLimit,
 		ClusterName:      n.opts.ClusterName,
+		Identity:         n.identity,
 	})
 	n.ingress = ingress.New(ingress.Options{
 		Replies:          n.replies,
