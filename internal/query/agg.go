@@ -4,6 +4,7 @@ import (
 	"maps"
 	"sort"
 	"strings"
+	"unsafe"
 )
 
 var aggregateNames = map[string]bool{
@@ -103,6 +104,23 @@ func collectWindows(e Expr, into []*Call) []*Call {
 type accumulator interface {
 	add(args []Value, order []Value) error
 	result() Value
+}
+
+// growing is an accumulator whose memory grows with its input (count DISTINCT, string_agg):
+// size approximates what it holds, for the query's memory budget.
+type growing interface{ size() int64 }
+
+// addAccounted adds a row to an accumulator, accounting what it grew by.
+func (x *execution) addAccounted(a accumulator, args, order []Value) error {
+	g, ok := a.(growing)
+	if !ok {
+		return a.add(args, order)
+	}
+	before := g.size()
+	if err := a.add(args, order); err != nil {
+		return err
+	}
+	return x.hold(g.size() - before)
 }
 
 // aggSpec is a compiled aggregate call.
@@ -260,7 +278,10 @@ func (a *countAcc) add(args, _ []Value) error {
 }
 func (a *countAcc) result() Value { return Int(a.n) }
 
-type countDistinct struct{ seen map[string]bool }
+type countDistinct struct {
+	seen  map[string]bool
+	bytes int64
+}
 
 func (a *countDistinct) add(args, _ []Value) error {
 	for _, v := range args {
@@ -268,9 +289,14 @@ func (a *countDistinct) add(args, _ []Value) error {
 			return nil
 		}
 	}
-	a.seen[rowKey(args)] = true
+	k := rowKey(args)
+	if !a.seen[k] {
+		a.seen[k] = true
+		a.bytes += int64(len(k)) + mapEntryBytes
+	}
 	return nil
 }
+func (a *countDistinct) size() int64   { return a.bytes }
 func (a *countDistinct) result() Value { return Int(int64(len(a.seen))) }
 
 type sumAcc struct {
@@ -424,13 +450,18 @@ func (a *boolAcc) result() Value {
 type stringAgg struct {
 	parts []string
 	sep   string
+	bytes int64
 }
+
+func (a *stringAgg) size() int64 { return a.bytes }
 
 func (a *stringAgg) add(args, _ []Value) error {
 	if args[0].IsNull() {
 		return nil
 	}
-	a.parts = append(a.parts, args[0].String())
+	part := args[0].String()
+	a.bytes += int64(len(part)) + 16
+	a.parts = append(a.parts, part)
 	if !args[1].IsNull() {
 		a.sep = args[1].String()
 	}
@@ -513,7 +544,11 @@ func (x *execution) aggregate(base *scope, rows []Row, groupBy []Expr, exprs []E
 	}
 	index := map[string]*group{}
 	var order []*group
+	groupBytes := int64(unsafe.Sizeof(group{})) + mapEntryBytes + int64(len(specs))*32
 	for _, r := range rows {
+		if err := x.step(); err != nil {
+			return nil, nil, err
+		}
 		keys := make([]Value, len(groupFns))
 		for i, g := range groupFns {
 			v, err := g.eval(r)
@@ -525,6 +560,9 @@ func (x *execution) aggregate(base *scope, rows []Row, groupBy []Expr, exprs []E
 		k := rowKey(keys)
 		g := index[k]
 		if g == nil {
+			if err := x.hold(groupBytes + int64(len(k)) + sizeOfValues(keys)); err != nil {
+				return nil, nil, err
+			}
 			g = newGroup(keys)
 			index[k] = g
 			order = append(order, g)
@@ -537,7 +575,7 @@ func (x *execution) aggregate(base *scope, rows []Row, groupBy []Expr, exprs []E
 			if s.call.Distinct && s.call.Name != "count" {
 				return nil, nil, queryErrorf("DISTINCT is only supported in count")
 			}
-			if err := g.accs[i].add(args, ord); err != nil {
+			if err := x.addAccounted(g.accs[i], args, ord); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -551,6 +589,9 @@ func (x *execution) aggregate(base *scope, rows []Row, groupBy []Expr, exprs []E
 		row = append(row, g.keys...)
 		for _, a := range g.accs {
 			row = append(row, a.result())
+		}
+		if err := x.holdRow(row); err != nil {
+			return nil, nil, err
 		}
 		outRows[i] = row
 	}
@@ -591,7 +632,7 @@ func (x *execution) window(cur *scope, rows []Row, calls []*Call) (*scope, []Row
 				return nil, nil, err
 			}
 		}
-		vals, err := windowValues(rows, spec, parts, orders, c.Over.OrderBy)
+		vals, err := x.windowValues(rows, spec, parts, orders, c.Over.OrderBy)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -601,6 +642,9 @@ func (x *execution) window(cur *scope, rows []Row, calls []*Call) (*scope, []Row
 	}
 	outRows := make([]Row, len(rows))
 	for i, r := range rows {
+		if err := x.hold(rowBytes + int64(width+len(results))*valueBytes); err != nil {
+			return nil, nil, err
+		}
 		row := make(Row, width, width+len(results))
 		copy(row, r)
 		for _, vals := range results {
@@ -614,10 +658,13 @@ func (x *execution) window(cur *scope, rows []Row, calls []*Call) (*scope, []Row
 // windowValues evaluates one window call for every row. With an ORDER BY the frame runs from
 // the partition start to the current row and its peers (SQL's default frame); without one it
 // is the whole partition.
-func windowValues(rows []Row, spec *aggSpec, parts, orders []*cexpr, items []OrderItem) ([]Value, error) {
+func (x *execution) windowValues(rows []Row, spec *aggSpec, parts, orders []*cexpr, items []OrderItem) ([]Value, error) {
 	type entry struct {
 		row  int
 		keys []Value
+	}
+	if err := x.hold(int64(len(rows)) * valueBytes); err != nil { // the results
+		return nil, err
 	}
 	partitions := map[string][]entry{}
 	var partOrder []string
@@ -639,6 +686,9 @@ func windowValues(rows []Row, spec *aggSpec, parts, orders []*cexpr, items []Ord
 			ok[j] = v
 		}
 		k := rowKey(pk)
+		if err := x.hold(int64(unsafe.Sizeof(entry{})) + sizeOfValues(ok) + sizeOfValues(pk)); err != nil {
+			return nil, err
+		}
 		if _, seen := partitions[k]; !seen {
 			partOrder = append(partOrder, k)
 		}
@@ -648,7 +698,13 @@ func windowValues(rows []Row, spec *aggSpec, parts, orders []*cexpr, items []Ord
 	for _, k := range partOrder {
 		entries := partitions[k]
 		if len(items) > 0 {
-			sort.SliceStable(entries, func(a, b int) bool { return compareKeys(entries[a].keys, entries[b].keys, items) < 0 })
+			cancel := &sortCancel{x: x}
+			sort.SliceStable(entries, func(a, b int) bool {
+				return !cancel.stopped() && compareKeys(entries[a].keys, entries[b].keys, items) < 0
+			})
+			if err := cancel.err(); err != nil {
+				return nil, err
+			}
 		}
 		acc := spec.newAccumulator()
 		rank, dense := 0, 0
@@ -668,7 +724,7 @@ func windowValues(rows []Row, spec *aggSpec, parts, orders []*cexpr, items []Ord
 				if err != nil {
 					return nil, err
 				}
-				if err := acc.add(args, ord); err != nil {
+				if err := x.addAccounted(acc, args, ord); err != nil {
 					return nil, err
 				}
 			}
@@ -681,7 +737,12 @@ func windowValues(rows []Row, spec *aggSpec, parts, orders []*cexpr, items []Ord
 				case "dense_rank":
 					out[e.row] = Uint(uint64(dense))
 				default:
-					out[e.row] = acc.result()
+					v := acc.result()
+					// A running string_agg is a new string per row.
+					if err := x.hold(int64(len(v.s))); err != nil {
+						return nil, err
+					}
+					out[e.row] = v
 				}
 			}
 			start = end

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 )
 
 // QueryError is a query that parses but cannot run: an unknown table or column, a type
@@ -57,12 +58,20 @@ func (r *result) public() *Result {
 type Engine struct {
 	tables map[string]Table
 	info   map[string]Table
+	limits Limits
+	pool   *memoryPool
 }
 
-// NewEngine returns an engine over tables. Table names are matched case-sensitively after
-// lower-casing unquoted identifiers, as DataFusion does.
+// NewEngine returns an engine over tables with DefaultLimits. Table names are matched
+// case-sensitively after lower-casing unquoted identifiers, as DataFusion does.
 func NewEngine(tables ...Table) *Engine {
-	e := &Engine{tables: make(map[string]Table, len(tables))}
+	return NewEngineWithLimits(DefaultLimits, tables...)
+}
+
+// NewEngineWithLimits returns an engine over tables whose queries share limits.MemoryBytes
+// and each run at most limits.Timeout.
+func NewEngineWithLimits(limits Limits, tables ...Table) *Engine {
+	e := &Engine{tables: make(map[string]Table, len(tables)), limits: limits, pool: &memoryPool{limit: limits.MemoryBytes}}
 	for _, t := range tables {
 		e.tables[t.Name()] = t
 	}
@@ -70,15 +79,30 @@ func NewEngine(tables ...Table) *Engine {
 	return e
 }
 
-// Query parses and runs one SQL statement.
+// Query parses and runs one SQL statement. It stops with a *ResourcesExhaustedError when the
+// query would hold more memory than the pool has left, with a *TimeoutError after the
+// engine's timeout, and with ctx's error when ctx ends first.
 func (e *Engine) Query(ctx context.Context, sql string) (*Result, error) {
 	q, err := Parse(sql)
 	if err != nil {
 		return nil, err
 	}
-	x := &execution{ctx: ctx, engine: e}
+	ctx, cancel := e.queryContext(ctx)
+	defer cancel()
+	x := &execution{ctx: ctx, engine: e, mem: &reservation{pool: e.pool}}
+	queriesRunning.Inc()
+	defer func() {
+		x.mem.release()
+		queriesRunning.Dec()
+	}()
 	res, err := x.runQuery(q, nil)
+	if err == nil {
+		// A scan that stopped at the context's end may not say so.
+		err = ctx.Err()
+	}
 	if err != nil {
+		err = e.explain(ctx, err)
+		countStopped(err)
 		return nil, err
 	}
 	return res.public(), nil
@@ -88,6 +112,8 @@ func (e *Engine) Query(ctx context.Context, sql string) (*Result, error) {
 type execution struct {
 	ctx    context.Context
 	engine *Engine
+	mem    *reservation
+	steps  uint64
 }
 
 // env holds the CTEs visible at a point of the query.
@@ -143,7 +169,7 @@ func (x *execution) runQuery(q *Query, outer *env) (*result, error) {
 				return nil, err
 			}
 		}
-		if err := sortRows(res.rows, keys, q.OrderBy); err != nil {
+		if err := x.sortRows(res.rows, keys, q.OrderBy); err != nil {
 			return nil, err
 		}
 	}
@@ -221,7 +247,11 @@ func (x *execution) runSetExpr(s SetExpr, ev *env) (*result, error) {
 				fields[i].typ = r.fields[i].typ
 			}
 		}
-		return &result{fields: fields, rows: combineRows(s.Op, s.All, l.rows, r.rows)}, nil
+		rows, err := x.combineRows(s.Op, s.All, l.rows, r.rows)
+		if err != nil {
+			return nil, err
+		}
+		return &result{fields: fields, rows: rows}, nil
 	}
 	return nil, queryErrorf("unsupported query body %T", s)
 }
@@ -235,23 +265,33 @@ func rowKey(r Row) string {
 	return string(b)
 }
 
-func combineRows(op string, all bool, l, r []Row) []Row {
+func (x *execution) combineRows(op string, all bool, l, r []Row) ([]Row, error) {
 	switch op {
 	case "union":
+		if err := x.hold(int64(len(l)+len(r)) * rowBytes); err != nil {
+			return nil, err
+		}
 		out := append(slices.Clone(l), r...)
 		if all {
-			return out
+			return out, nil
 		}
-		return distinctRows(out)
+		return x.distinctRows(out)
 	case "except", "intersect":
 		counts := map[string]int{}
 		for _, row := range r {
-			counts[rowKey(row)]++
+			k := rowKey(row)
+			if err := x.hold(int64(len(k)) + mapEntryBytes); err != nil {
+				return nil, err
+			}
+			counts[k]++
 		}
 		var out []Row
 		seen := map[string]bool{}
 		for _, row := range l {
 			k := rowKey(row)
+			if err := x.hold(int64(len(k)) + mapEntryBytes + rowBytes); err != nil {
+				return nil, err
+			}
 			inRight := counts[k] > 0
 			if all && inRight {
 				counts[k]--
@@ -267,22 +307,28 @@ func combineRows(op string, all bool, l, r []Row) []Row {
 			}
 			out = append(out, row)
 		}
-		return out
+		return out, nil
 	}
-	return l
+	return l, nil
 }
 
-func distinctRows(rows []Row) []Row {
+func (x *execution) distinctRows(rows []Row) ([]Row, error) {
 	seen := make(map[string]bool, len(rows))
 	out := rows[:0:0]
 	for _, r := range rows {
 		k := rowKey(r)
+		if err := x.step(); err != nil {
+			return nil, err
+		}
 		if !seen[k] {
+			if err := x.hold(int64(len(k)) + mapEntryBytes + rowBytes); err != nil {
+				return nil, err
+			}
 			seen[k] = true
 			out = append(out, r)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // runSelect runs one SELECT block, with the ORDER BY and LIMIT of the query around it: ORDER BY
@@ -339,6 +385,9 @@ func (x *execution) filter(rows []Row, where Expr, sc *scope) ([]Row, error) {
 	}
 	out := rows[:0]
 	for _, r := range rows {
+		if err := x.step(); err != nil {
+			return nil, err
+		}
 		v, err := pred.eval(r)
 		if err != nil {
 			return nil, err
@@ -449,6 +498,9 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 		outFields = append(outFields, f)
 		proj = append(proj, c)
 	}
+	if err := x.hold(int64(len(rows)) * rowBytes); err != nil {
+		return nil, err
+	}
 	out := make([]Row, len(rows))
 	for i, r := range rows {
 		o := make(Row, len(proj))
@@ -456,6 +508,9 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 			if o[j], err = c.eval(r); err != nil {
 				return nil, err
 			}
+		}
+		if err := x.holdRow(o); err != nil {
+			return nil, err
 		}
 		out[i] = o
 	}
@@ -468,7 +523,9 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 				}
 			}
 		}
-		out = distinctRows(out)
+		if out, err = x.distinctRows(out); err != nil {
+			return nil, err
+		}
 		rows = out
 	}
 
@@ -492,7 +549,7 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 				return nil, err
 			}
 		}
-		if err := sortPairs(out, rows, keys, onOutput, orderBy); err != nil {
+		if err := x.sortPairs(out, rows, keys, onOutput, orderBy); err != nil {
 			return nil, err
 		}
 	}
@@ -534,10 +591,13 @@ func (x *execution) outputOrderKey(e Expr, fields []field, fallback *scope) (*ce
 
 // sortPairs orders output rows; keys marked onOutput read the output row, the others the
 // input row at the same position.
-func sortPairs(out, in []Row, keys []*cexpr, onOutput []bool, items []OrderItem) error {
+func (x *execution) sortPairs(out, in []Row, keys []*cexpr, onOutput []bool, items []OrderItem) error {
 	type pair struct {
 		out  Row
 		keys []Value
+	}
+	if err := x.hold(int64(len(out)) * int64(unsafe.Sizeof(pair{}))); err != nil {
+		return err
 	}
 	pairs := make([]pair, len(out))
 	for i := range out {
@@ -553,11 +613,18 @@ func sortPairs(out, in []Row, keys []*cexpr, onOutput []bool, items []OrderItem)
 			}
 			ks[j] = v
 		}
+		if err := x.hold(sizeOfValues(ks)); err != nil {
+			return err
+		}
 		pairs[i] = pair{out: out[i], keys: ks}
 	}
+	cancel := &sortCancel{x: x}
 	sort.SliceStable(pairs, func(a, b int) bool {
-		return compareKeys(pairs[a].keys, pairs[b].keys, items) < 0
+		return !cancel.stopped() && compareKeys(pairs[a].keys, pairs[b].keys, items) < 0
 	})
+	if err := cancel.err(); err != nil {
+		return err
+	}
 	for i := range pairs {
 		out[i] = pairs[i].out
 	}
@@ -565,12 +632,12 @@ func sortPairs(out, in []Row, keys []*cexpr, onOutput []bool, items []OrderItem)
 }
 
 // sortRows orders rows by keys evaluated on the rows themselves.
-func sortRows(rows []Row, keys []*cexpr, items []OrderItem) error {
+func (x *execution) sortRows(rows []Row, keys []*cexpr, items []OrderItem) error {
 	on := make([]bool, len(keys))
 	for i := range on {
 		on[i] = true
 	}
-	return sortPairs(rows, rows, keys, on, items)
+	return x.sortPairs(rows, rows, keys, on, items)
 }
 
 // compareKeys orders two rows of sort keys. NULLs sort last ascending and first descending

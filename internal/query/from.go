@@ -1,6 +1,7 @@
 package query
 
 import (
+	"math"
 	"sort"
 	"strings"
 )
@@ -168,9 +169,17 @@ func (x *execution) scanRef(ref *TableRef, ev *env, eqs []colEquality, only bool
 			return nil, nil, err
 		}
 	}
+	// A CTE's rows are held already; a table's rows are new to the query.
+	size := sizeOfRow
+	if cte := ev.cte(ref.Name); ref.Schema == "" && cte != nil {
+		size = func(Row) int64 { return rowBytes }
+	}
 	var rows []Row
 	var evalErr error
 	err := source(func(r Row) bool {
+		if evalErr = x.step(); evalErr != nil {
+			return false
+		}
 		if pred != nil {
 			v, err := pred.eval(r)
 			if err != nil {
@@ -180,6 +189,9 @@ func (x *execution) scanRef(ref *TableRef, ev *env, eqs []colEquality, only bool
 			if !v.AsBool() {
 				return true
 			}
+		}
+		if evalErr = x.hold(size(r)); evalErr != nil {
+			return false
 		}
 		rows = append(rows, r)
 		return stop < 0 || len(rows) < stop
@@ -235,10 +247,24 @@ func (x *execution) join(j *Join, ev *env, eqs []colEquality) ([]field, []Row, e
 		}
 		return append(append(out, l...), r...)
 	}
+	// Each joined row is new: its header and values (the text is shared with the inputs).
+	joined := rowBytes + int64(nl+nr)*valueBytes
 	if j.Kind == "cross" {
-		out := make([]Row, 0, len(lrows)*len(rrows))
+		// Account the whole product before allocating room for it: a product too large fails
+		// here at once.
+		n := int64(len(lrows)) * int64(len(rrows))
+		if largest := math.MaxInt64 / (rowBytes + joined); len(lrows) != 0 && (n/int64(len(lrows)) != int64(len(rrows)) || n > largest) {
+			n = largest
+		}
+		if err := x.hold(n * rowBytes); err != nil {
+			return nil, nil, err
+		}
+		out := make([]Row, 0, n)
 		for _, l := range lrows {
 			for _, r := range rrows {
+				if err := x.hold(joined); err != nil {
+					return nil, nil, err
+				}
 				out = append(out, concat(l, r))
 			}
 		}
@@ -299,6 +325,9 @@ func (x *execution) join(j *Join, ev *env, eqs []colEquality) ([]field, []Row, e
 		index := map[string][]int{}
 		for i, r := range rrows {
 			if k, ok := key(r, rkeys); ok {
+				if err := x.hold(int64(len(k)) + mapEntryBytes); err != nil {
+					return nil, nil, err
+				}
 				index[k] = append(index[k], i)
 			}
 		}
@@ -314,25 +343,40 @@ func (x *execution) join(j *Join, ev *env, eqs []colEquality) ([]field, []Row, e
 	rightMatched := make([]bool, len(rrows))
 	for _, l := range lrows {
 		matched := false
+		if err := x.step(); err != nil {
+			return nil, nil, err
+		}
 		for _, ri := range candidates(l) {
+			if err := x.step(); err != nil {
+				return nil, nil, err
+			}
 			row := concat(l, rrows[ri])
 			v, err := on.eval(row)
 			if err != nil {
 				return nil, nil, err
 			}
 			if v.AsBool() {
+				if err := x.hold(joined + rowBytes); err != nil {
+					return nil, nil, err
+				}
 				out = append(out, row)
 				matched = true
 				rightMatched[ri] = true
 			}
 		}
 		if !matched && (j.Kind == "left" || j.Kind == "full") {
+			if err := x.hold(joined + rowBytes); err != nil {
+				return nil, nil, err
+			}
 			out = append(out, concat(l, nil))
 		}
 	}
 	if j.Kind == "right" || j.Kind == "full" {
 		for i, r := range rrows {
 			if !rightMatched[i] {
+				if err := x.hold(joined + rowBytes); err != nil {
+					return nil, nil, err
+				}
 				out = append(out, concat(nil, r))
 			}
 		}

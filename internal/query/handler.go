@@ -19,7 +19,14 @@ const maxQueryBody = 1 << 20
 // one object per row without its NULL columns; with any other Accept it is an Arrow IPC
 // stream, which is what the restate CLI reads for counts and `restate sql`.
 func Handler(tables ...Table) http.Handler {
-	return &handler{engine: NewEngine(tables...)}
+	return NewHandler(DefaultLimits, tables...)
+}
+
+// NewHandler is Handler with the limits of admin.query-engine: a query stops with a 500
+// "Resources exhausted" when the running queries would hold more than limits.MemoryBytes, with
+// a 504 after limits.Timeout, and as soon as its client disconnects.
+func NewHandler(limits Limits, tables ...Table) http.Handler {
+	return &handler{engine: NewEngineWithLimits(limits, tables...)}
 }
 
 type handler struct{ engine *Engine }
