@@ -743,7 +743,7 @@ func TestRestateKnows(t *testing.T) {
 		"rocksdb-total-memory-size", "worker.internal-queue-length", "metadata-server.raft-election-tick",
 		"tracing-endpoint", "admin.disable-web-ui", "worker.storage.rocksdb-memory-budget",
 		"networking.connect-timeout", "log-server.x", "bifrost.replicated-loglet.anything",
-		"admin.query-engine.memory-size", "ingress.kafka-clusters", "worker.num-timers-in-memory-limit",
+		"admin.query-engine.tmp-dir", "ingress.kafka-clusters", "worker.num-timers-in-memory-limit",
 		"default-journal-retention", "location", "disable-telemetry", "common.x", "gossip-num-peers",
 		"worker.invoker.http2-keep-alive-interval", "worker.experimental-feature-x",
 	}

@@ -40,7 +40,7 @@ type field struct {
 // sections are the tables this server implements, in dump order. Keys in them
 // that are neither fields nor Restate-known are typos.
 var sections = []string{
-	"", "default-retry-policy", "metadata-client", "admin", "ingress",
+	"", "default-retry-policy", "metadata-client", "admin", "admin.query-engine", "ingress",
 	"worker", "worker.invoker", "worker.snapshots", "bifrost", "metadata-server",
 }
 
@@ -103,6 +103,9 @@ var fieldList = []*field{
 	alias(stringField("admin.advertised-address", func(o *Options) *string { return &o.Admin.AdvertisedAdminEndpoint }, advertisedAddress, true)),
 	durationField("admin.log-trim-check-interval", func(o *Options) *time.Duration { return &o.Admin.LogTrimCheckInterval }, true),
 	intField("admin.concurrent-api-requests-limit", func(o *Options) *int { return &o.Admin.ConcurrentAPIRequestsLimit }),
+	atLeastBytes(byteSizeField("admin.query-engine.memory-size", func(o *Options) *uint64 { return &o.Admin.QueryEngine.MemorySize }),
+		func(o *Options) *uint64 { return &o.Admin.QueryEngine.MemorySize }, 1<<20),
+	durationField("admin.query-engine.query-timeout", func(o *Options) *time.Duration { return &o.Admin.QueryEngine.QueryTimeout }, true),
 
 	stringField("ingress.bind-address", func(o *Options) *string { return &o.Ingress.BindAddress }, bindAddress, false),
 	stringField("ingress.advertised-ingress-endpoint", func(o *Options) *string { return &o.Ingress.AdvertisedIngressEndpoint }, advertisedAddress, true),
@@ -147,6 +150,21 @@ var fieldsByKey = func() map[string]*field {
 // alias marks a field as an alternative spelling: it is read but not dumped.
 func alias(f *field) *field {
 	f.dump = nil
+	return f
+}
+
+// atLeastBytes rejects a size below least.
+func atLeastBytes(f *field, ptr func(*Options) *uint64, least uint64) *field {
+	set := f.set
+	f.set = func(l *loader, in input) error {
+		if err := set(l, in); err != nil {
+			return err
+		}
+		if *ptr(l.opts) < least {
+			return fmt.Errorf("must be at least %s", formatByteSize(least))
+		}
+		return nil
+	}
 	return f
 }
 

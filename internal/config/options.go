@@ -104,10 +104,20 @@ type MetadataClientOptions struct {
 
 // AdminOptions configures the admin API server.
 type AdminOptions struct {
-	BindAddress                string        // bind-address, "0.0.0.0:9070"
-	AdvertisedAdminEndpoint    string        // advertised-admin-endpoint (or advertised-address), "" = derived
-	LogTrimCheckInterval       time.Duration // log-trim-check-interval, 1h
-	ConcurrentAPIRequestsLimit int           // concurrent-api-requests-limit, 0 = unlimited
+	BindAddress                string             // bind-address, "0.0.0.0:9070"
+	AdvertisedAdminEndpoint    string             // advertised-admin-endpoint (or advertised-address), "" = derived
+	LogTrimCheckInterval       time.Duration      // log-trim-check-interval, 1h
+	ConcurrentAPIRequestsLimit int                // concurrent-api-requests-limit, 0 = unlimited
+	QueryEngine                QueryEngineOptions // [admin.query-engine]
+}
+
+// QueryEngineOptions bound the SQL queries of POST /query.
+type QueryEngineOptions struct {
+	// MemorySize is memory-size, 256 MiB: the approximate memory all running queries may hold
+	// together (Restate's key, whose default is 1 GiB for DataFusion's leaner batches).
+	MemorySize uint64
+	// QueryTimeout is query-timeout, 1m: how long one query may run (this server's key).
+	QueryTimeout time.Duration
 }
 
 // IngressOptions configures the HTTP ingress server.
@@ -216,6 +226,7 @@ func Defaults() *Options {
 		Admin: AdminOptions{
 			BindAddress:          "0.0.0.0:9070",
 			LogTrimCheckInterval: time.Hour,
+			QueryEngine:          QueryEngineOptions{MemorySize: 256 << 20, QueryTimeout: time.Minute},
 		},
 		Ingress: IngressOptions{BindAddress: "0.0.0.0:8080"},
 		Worker: WorkerOptions{

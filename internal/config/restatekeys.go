@@ -52,6 +52,9 @@ var restateLeaves = setOf(
 	"worker.invoker.max-awaited-future-depth", "worker.invoker.on-future-recursion-limit",
 	"worker.invoker.initial-max-send-streams",
 
+	"admin.query-engine.tmp-dir", "admin.query-engine.query-parallelism",
+	"admin.query-engine.pgsql-bind-address",
+
 	"worker.snapshots.enable-cleanup",
 	"worker.snapshots.export-concurrency-limit",
 
@@ -72,7 +75,7 @@ var restateSections = setOf(
 	"network-error-retry-policy", "tracing-headers", "http-keep-alive-options",
 	"additional-request-headers",
 	"metadata-client.backoff-policy", "metadata-client.object-store-retry-policy",
-	"admin.query-engine",
+	"admin.query-engine.datafusion-options",
 	"ingress.ingestion", "ingress.kafka-clusters",
 	"worker.storage", "worker.shuffle",
 	"worker.invoker.retry-policy", "worker.invoker.invocation-throttling",

@@ -19,7 +19,7 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 		Defaults:        n.defaults,
 		ClusterName:     n.opts.ClusterName,
 		Invocations:     invocationOps{n},
-		Query:           query.Handler(query.EngineTables(n.queryPartitions(), n.registry.Snapshot)...),
+		Query:           query.NewHandler(n.queryLimits(), query.EngineTables(n.queryPartitions(), n.registry.Snapshot)...),
 		Cluster:         clusterInfo{n},
 		Snapshots:       snapshotOps{n},
 		Logger:          n.logger,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -27,6 +28,19 @@ const (
 	maxRemoteScanBytes = 48 << 20
 	remoteScanTimeout  = 5 * time.Second
 )
+
+// queryLimits are the [admin.query-engine] settings; a node built without them (zero
+// options) gets the defaults.
+func (n *Node) queryLimits() query.Limits {
+	limits := query.DefaultLimits
+	if size := n.opts.Admin.QueryEngine.MemorySize; size != 0 {
+		limits.MemoryBytes = int64(min(size, math.MaxInt64))
+	}
+	if d := n.opts.Admin.QueryEngine.QueryTimeout; d != 0 {
+		limits.Timeout = d
+	}
+	return limits
+}
 
 func (n *Node) queryPartitions() query.Partitions {
 	parts := query.Partitions{
@@ -102,6 +116,11 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 		return 0
 	}
 	for round := 0; round < 3 && len(targets) > 0; round++ {
+		// A query that ended (its client left, its timeout passed) asks nobody more; the calls
+		// under way end with ctx too, which cancels the scans on the other nodes.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		next := map[uint64][]uint16{}
 		for _, a := range n.scanNodes(ctx, table, filters, targets, false, len(cols)) {
 			for _, p := range a.parts {
@@ -138,6 +157,9 @@ func (n *Node) scanRemote(ctx context.Context, table string, filters []query.Equ
 		targets = next
 	}
 
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	var missing []uint16
 	for p := range count {
 		if !done[p] {
@@ -184,6 +206,9 @@ func (n *Node) scanFollowers(ctx context.Context, table string, filters []query.
 		wg.Go(func() { got[i], errs[i] = n.scanAnyReplica(ctx, table, filters, p, failed, width) })
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for i, p := range elsewhere {
 		if errs[i] != nil {
 			return nil, admin.Errorf(http.StatusServiceUnavailable, "partition %d could not be read for the query: %v", p, errs[i])
