@@ -154,8 +154,8 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 		writeMessage(w, http.StatusBadRequest, "the invoked service is not public")
 		return
 	}
-	idemKey := r.Header.Get("idempotency-key")
-	if idemKey != "" && h.Ty == schema.HandlerTypeWorkflow {
+	idemKey, hasIdemKey := idempotencyKey(r.Header)
+	if hasIdemKey && h.Ty == schema.HandlerTypeWorkflow {
 		writeMessage(w, http.StatusBadRequest, "cannot use the idempotency key with workflow handlers. You can invoke workflow handlers only once, the workflow key acts as idempotency key.")
 		return
 	}
@@ -163,7 +163,7 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 	switch {
 	case h.Ty == schema.HandlerTypeWorkflow:
 		retention = opts.WorkflowCompletionRetention
-	case idemKey != "":
+	case hasIdemKey:
 		retention = opts.IdempotencyRetention
 	}
 	var executeAt int64
@@ -206,7 +206,7 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 	switch {
 	case svc.Ty.HasState():
 		pk = ids.PartitionKeyForKey(call.Key)
-	case idemKey != "":
+	case hasIdemKey:
 		pk = ids.PartitionKeyForKey(idemKey)
 	default:
 		pk = ids.RandomPartitionKey()
@@ -215,7 +215,7 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 	switch {
 	case h.Ty == schema.HandlerTypeWorkflow:
 		inv = ids.WorkflowRunID(pk, "", svc.Name, call.Key)
-	case idemKey != "":
+	case hasIdemKey:
 		inv = ids.IdempotentRequestID(pk, "", svc.Name, call.Key, svc.Ty.HasState(), h.Name, idemKey)
 	default:
 		inv = ids.NewInvocationID(pk)
@@ -236,7 +236,7 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 
 	if call.Send {
 		status := "Accepted"
-		if idemKey != "" || h.Ty == schema.HandlerTypeWorkflow {
+		if hasIdemKey || h.Ty == schema.HandlerTypeWorkflow {
 			// Only the partition knows whether this id exists already.
 			res, err := s.request(r.Context(), p, rec, func(sk *partition.Sink) { rec.Reply = sk })
 			if err != nil {
@@ -260,13 +260,24 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 
 	res, err := s.request(r.Context(), p, rec, func(sk *partition.Sink) { rec.Sink = sk })
 	if err != nil {
-		s.submitFailed(w, err, idemKey != "")
+		s.submitFailed(w, err, hasIdemKey)
 		return
 	}
-	if idemKey != "" && res.ExpiresAt > 0 {
+	if hasIdemKey && res.ExpiresAt > 0 {
 		w.Header().Set("idempotency-expires", timeRFC3339(res.ExpiresAt))
 	}
 	writeResult(w, h, res)
+}
+
+// idempotencyKey reads the idempotency-key header. Its presence makes the request idempotent,
+// even with an empty value: Restate takes "" as a key like any other, so repeating a request
+// with an empty key answers the first one's result rather than running it again.
+func idempotencyKey(h http.Header) (key string, ok bool) {
+	values := h.Values("idempotency-key")
+	if len(values) == 0 {
+		return "", false
+	}
+	return values[0], true
 }
 
 func (s *Server) submitFailed(w http.ResponseWriter, err error, idempotent bool) {
