@@ -83,9 +83,21 @@ func NewEngineWithLimits(limits Limits, tables ...Table) *Engine {
 // query would hold more memory than the pool has left, with a *TimeoutError after the
 // engine's timeout, and with ctx's error when ctx ends first.
 func (e *Engine) Query(ctx context.Context, sql string) (*Result, error) {
+	var out *Result
+	err := e.QueryThen(ctx, sql, func(res *Result) error {
+		out = res
+		return nil
+	})
+	return out, err
+}
+
+// QueryThen runs one SQL statement like Query and hands its result to use while the query
+// still holds its share of the memory pool: encoding a large answer takes memory too, and
+// the queries running meanwhile should not count on it.
+func (e *Engine) QueryThen(ctx context.Context, sql string, use func(*Result) error) error {
 	q, err := Parse(sql)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ctx, cancel := e.queryContext(ctx)
 	defer cancel()
@@ -103,9 +115,9 @@ func (e *Engine) Query(ctx context.Context, sql string) (*Result, error) {
 	if err != nil {
 		err = e.explain(ctx, err)
 		countStopped(err)
-		return nil, err
+		return err
 	}
-	return res.public(), nil
+	return use(res.public())
 }
 
 // execution is the state of one running statement.

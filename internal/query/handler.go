@@ -49,25 +49,33 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeQueryError(w, http.StatusBadRequest, "invalid request body: missing field `query`")
 		return
 	}
-	res, err := h.engine.Query(r.Context(), *req.Query)
-	if err != nil {
-		if IsUserError(err) {
-			writeQueryError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		if r.Context().Err() != nil {
-			return // the client went away
-		}
-		status := http.StatusInternalServerError
-		// A table that could not be read says why with a status (a partition unreachable: 503).
-		var withStatus interface{ HTTPStatus() int }
-		if errors.As(err, &withStatus) {
-			status = withStatus.HTTPStatus()
-		}
-		slog.Warn("SQL query failed", "query", *req.Query, "err", err)
-		writeQueryError(w, status, "query failed: "+err.Error())
+	err := h.engine.QueryThen(r.Context(), *req.Query, func(res *Result) error {
+		writeResult(w, r, res)
+		return nil
+	})
+	if err == nil {
 		return
 	}
+	if IsUserError(err) {
+		writeQueryError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if r.Context().Err() != nil {
+		return // the client went away
+	}
+	status := http.StatusInternalServerError
+	// A table that could not be read says why with a status (a partition unreachable: 503),
+	// and so do the limits (out of memory: 500, timeout: 504).
+	var withStatus interface{ HTTPStatus() int }
+	if errors.As(err, &withStatus) {
+		status = withStatus.HTTPStatus()
+	}
+	slog.Warn("SQL query failed", "query", *req.Query, "err", err)
+	writeQueryError(w, status, "query failed: "+err.Error())
+}
+
+// writeResult answers a query's rows as JSON or as an Arrow IPC stream.
+func writeResult(w http.ResponseWriter, r *http.Request, res *Result) {
 	// The restate CLI requires exactly "application/json" on both sides to use JSON.
 	if r.Header.Get("Accept") == "application/json" {
 		w.Header().Set("Content-Type", "application/json")
