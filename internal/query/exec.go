@@ -476,6 +476,9 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 	// Projection.
 	var outFields []field
 	var proj []*cexpr
+	// identity: the select list is the input row as it is (SELECT * of one table, t.*), so
+	// the input rows are the output rows, without a copy of every value.
+	identity := true
 	for _, it := range s.Items {
 		if it.Star {
 			n := 0
@@ -483,6 +486,7 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 				if f.name == "" || it.StarQual != "" && f.qual != it.StarQual {
 					continue
 				}
+				identity = identity && i == len(proj)
 				outFields = append(outFields, f)
 				proj = append(proj, columnAt(i, f.typ))
 				n++
@@ -492,6 +496,7 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 			}
 			continue
 		}
+		identity = false
 		c, err := x.compile(it.Expr, cur)
 		if err != nil {
 			return nil, err
@@ -510,21 +515,9 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 		outFields = append(outFields, f)
 		proj = append(proj, c)
 	}
-	if err := x.hold(int64(len(rows)) * rowBytes); err != nil {
+	out, err := x.project(rows, proj, identity && len(proj) == len(cur.fields))
+	if err != nil {
 		return nil, err
-	}
-	out := make([]Row, len(rows))
-	for i, r := range rows {
-		o := make(Row, len(proj))
-		for j, c := range proj {
-			if o[j], err = c.eval(r); err != nil {
-				return nil, err
-			}
-		}
-		if err := x.holdRow(o); err != nil {
-			return nil, err
-		}
-		out[i] = o
 	}
 	if s.Distinct {
 		if len(orderBy) > 0 {
@@ -566,6 +559,32 @@ func (x *execution) finishSelect(s *Select, base *scope, rows []Row, orderBy []O
 		}
 	}
 	return &result{fields: outFields, rows: applyLimit(out, limit, offset)}, nil
+}
+
+// project evaluates the select list on every row; identity says the list is the row itself.
+func (x *execution) project(rows []Row, proj []*cexpr, identity bool) ([]Row, error) {
+	if identity {
+		return rows, nil
+	}
+	if err := x.hold(int64(len(rows)) * rowBytes); err != nil {
+		return nil, err
+	}
+	out := make([]Row, len(rows))
+	for i, r := range rows {
+		o := make(Row, len(proj))
+		for j, c := range proj {
+			var err error
+			if o[j], err = c.eval(r); err != nil {
+				return nil, err
+			}
+		}
+		// The values' text is mostly the input's, shared: count the row and its values.
+		if err := x.hold(rowBytes + int64(len(o))*valueBytes); err != nil {
+			return nil, err
+		}
+		out[i] = o
+	}
+	return out, nil
 }
 
 // outputOrderKey resolves an ORDER BY term against the select list: a column position, or the
