@@ -87,8 +87,8 @@ func TestQueryMemoryBudgetAnswers500(t *testing.T) {
 }
 
 func TestQueryTimeoutAnswers504(t *testing.T) {
-	// With room for the whole join only the timeout stops it.
-	s := startServer(t, "RESTATE_ADMIN__QUERY_ENGINE__MEMORY_SIZE=64 GiB", "RESTATE_ADMIN__QUERY_ENGINE__QUERY_TIMEOUT=500ms")
+	// With a pool of 2 GiB the join runs for seconds: the timeout stops it first.
+	s := startServer(t, "RESTATE_ADMIN__QUERY_ENGINE__MEMORY_SIZE=2 GiB", "RESTATE_ADMIN__QUERY_ENGINE__QUERY_TIMEOUT=500ms")
 	start := time.Now()
 	r := sqlQuery(t, s, "SELECT count(*) FROM information_schema.columns a, information_schema.columns b, information_schema.columns c WHERE a.column_name = 'x'")
 	took := time.Since(start)
@@ -107,7 +107,7 @@ func TestQueryTimeoutAnswers504(t *testing.T) {
 // A client that gives up on a long query ends it: the query stops within a moment, its memory
 // goes back, and the server answers the next query at once.
 func TestQueryEndsWhenClientDisconnects(t *testing.T) {
-	s := startServer(t, "RESTATE_ADMIN__QUERY_ENGINE__MEMORY_SIZE=64 GiB", "RESTATE_ADMIN__QUERY_ENGINE__QUERY_TIMEOUT=10m")
+	s := startServer(t, "RESTATE_ADMIN__QUERY_ENGINE__MEMORY_SIZE=2 GiB", "RESTATE_ADMIN__QUERY_ENGINE__QUERY_TIMEOUT=10m")
 	b, _ := json.Marshal(map[string]string{"query": tripleCrossJoin + " ORDER BY a.column_name"})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.Admin+"/query", strings.NewReader(string(b)))
