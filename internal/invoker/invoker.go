@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -22,6 +21,9 @@ import (
 
 // Resolver finds the deployment and effective options for a handler.
 type Resolver interface {
+	// Resolve returns the handler's deployment and options. When the handler cannot be
+	// resolved (its service, handler or deployment is gone) the error says which, and the
+	// options are still the ones to retry it with: the server's defaults.
 	Resolve(service, handler string) (*schema.Deployment, schema.ResolvedOptions, error)
 	// Callee describes the target of a call made by a handler, and how long its result is
 	// kept once it completes (ms). The error names what does not exist.
@@ -40,6 +42,9 @@ type Options struct {
 	ClusterName string
 	// Identity, when set, signs every attempt with Restate's request identity v1.
 	Identity *identity.Signer
+	// DefaultRetryPolicy applies when a handler's own policy is missing (its deployment,
+	// service or handler cannot be resolved); zero means Restate's default.
+	DefaultRetryPolicy schema.RetryPolicy
 }
 
 // Invoker runs invocations for the partitions this node leads.
@@ -104,14 +109,33 @@ func New(opts Options) *Invoker {
 }
 
 // Close aborts every running attempt and waits for the tasks to stop.
-func (iv *Invoker) Close() {
+func (iv *Invoker) Close() { iv.Shutdown(context.Background()) }
+
+// Shutdown stops taking invocations, aborts every running attempt (closing its stream) and
+// waits until their tasks have stopped or ctx ends. It returns the invocations whose tasks
+// were still running when ctx ended; nil means everything stopped. Invocations it aborted
+// stay running in their partitions and get a new attempt from the next leader.
+func (iv *Invoker) Shutdown(ctx context.Context) []ids.InvocationID {
 	iv.mu.Lock()
 	iv.done = true
 	for _, t := range iv.tasks {
 		t.cancel()
 	}
 	iv.mu.Unlock()
-	iv.wg.Wait()
+	stopped := make(chan struct{})
+	go func() { iv.wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+	}
+	iv.mu.Lock()
+	defer iv.mu.Unlock()
+	left := make([]ids.InvocationID, 0, len(iv.tasks))
+	for inv := range iv.tasks {
+		left = append(left, inv)
+	}
+	return left
 }
 
 // Invoke starts (or restarts) the invocation. If a task is already active for it, the task
@@ -125,9 +149,16 @@ func (iv *Invoker) Invoke(p *partition.Processor, inv ids.InvocationID) {
 	}
 	if t, ok := iv.tasks[inv]; ok {
 		t.mu.Lock()
-		t.restart = true
+		aborted := t.aborted
+		if !aborted {
+			t.restart = true
+		}
 		t.mu.Unlock()
-		return
+		if !aborted {
+			return
+		}
+		// An aborted task is on its way out (a pause resumed at once): it must not swallow
+		// this start, so a new task takes its place.
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &task{iv: iv, inv: inv, proc: p, ctx: ctx, cancel: cancel}
@@ -189,7 +220,9 @@ func (iv *Invoker) finish(t *task) bool {
 		t.restart = false
 		return false
 	}
-	delete(iv.tasks, t.inv)
+	if iv.tasks[t.inv] == t {
+		delete(iv.tasks, t.inv)
+	}
 	return true
 }
 
@@ -202,23 +235,4 @@ func (iv *Invoker) client(d *schema.Deployment) *http.Client {
 	default:
 		return iv.h2c
 	}
-}
-
-// backoff computes the delay before retry number n (1 = first retry).
-func backoff(p schema.RetryPolicy, n uint32) time.Duration {
-	if p.InitialInterval <= 0 {
-		return 0
-	}
-	f := p.Factor
-	if f < 1 {
-		f = 1
-	}
-	d := float64(p.InitialInterval) * math.Pow(f, float64(n-1))
-	if p.MaxInterval > 0 && d > float64(p.MaxInterval) {
-		d = float64(p.MaxInterval)
-	}
-	if d > float64(24*time.Hour) {
-		d = float64(24 * time.Hour)
-	}
-	return time.Duration(d)
 }

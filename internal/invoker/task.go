@@ -59,13 +59,10 @@ type outcome struct {
 	related  uint32
 	retryIn  *time.Duration
 	behavior wire.ErrorBehavior
-	// counts says whether this failure counts against the retry policy: a deployment we could
-	// not even find does not.
-	counts bool
 }
 
 func failed(code uint32, format string, args ...any) outcome {
-	return outcome{kind: outcomeFailed, failure: partition.Failure{Code: code, Message: fmt.Sprintf(format, args...)}, counts: true}
+	return outcome{kind: outcomeFailed, failure: partition.Failure{Code: code, Message: fmt.Sprintf(format, args...)}}
 }
 
 func (t *task) run() {
@@ -109,11 +106,13 @@ func (t *task) runAttempts() bool {
 			t.stopCollecting()
 			return false // completed, suspended elsewhere or killed
 		}
+		// A handler that cannot be resolved (its deployment was removed) is a failed attempt
+		// like any other: the resolver still returns the options to retry it with.
 		dep, opts, err := t.iv.opts.Resolver.Resolve(in.Status.Target.Service, in.Status.Target.Handler)
 		var out outcome
 		if err != nil {
 			t.stopCollecting()
-			out = outcome{kind: outcomeFailed, failure: partition.Failure{Code: 500, Message: err.Error()}}
+			out = failed(500, "%v", err)
 		} else {
 			out = t.attempt(in, dep, opts)
 		}
@@ -143,39 +142,35 @@ func (t *task) runAttempts() bool {
 	}
 }
 
-// handleFailure records a failed attempt and waits out the backoff. It returns false when the
-// task must stop (the invocation was paused or terminated, or the task aborted).
+// handleFailure records a failed attempt and acts on Decide's verdict: it waits out the
+// backoff and returns true, or pauses or ends the invocation and returns false (as it does when
+// the task is aborted while waiting).
 func (t *task) handleFailure(st *partition.Status, opts schema.ResolvedOptions, out outcome) bool {
-	policy := opts.RetryPolicy
 	attempts := st.RetryCount + 1 // attempts made so far, this one included
+	d := Decide(opts.RetryPolicy, t.iv.opts.DefaultRetryPolicy,
+		FailedAttempt{Attempts: attempts, Behavior: out.behavior, RetryIn: out.retryIn})
 	f := out.failure
-	t.iv.logger.Info("invocation attempt failed", "inv", t.inv, "target", st.Target.String(), "attempt", attempts, "code", f.Code, "err", f.Message)
+	t.iv.logger.Info("invocation attempt failed", "inv", t.inv, "target", st.Target.String(), "attempt", attempts,
+		"code", f.Code, "err", f.Message, "next", d.Action.String(), "delay", d.Delay)
 
-	switch {
-	case out.behavior == wire.BehaviorFail:
+	failedRec := &partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f, RelatedEntry: out.related}
+	switch d.Action {
+	case ActionFail:
 		t.propose(&partition.Record{Kind: partition.KindTerminate, Inv: t.inv, Failure: &f})
 		return false
-	case out.behavior == wire.BehaviorPause:
-		t.propose(&partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f, RelatedEntry: out.related})
+	case ActionPause:
+		t.propose(failedRec)
 		t.propose(&partition.Record{Kind: partition.KindPause, Inv: t.inv})
 		return false
-	case out.counts && policy.MaxAttempts > 0 && int(attempts) >= policy.MaxAttempts:
-		t.propose(&partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f, RelatedEntry: out.related})
-		if policy.OnMaxAttempts == schema.OnMaxAttemptsKill {
-			t.propose(&partition.Record{Kind: partition.KindTerminate, Inv: t.inv, Failure: &f})
-		} else {
-			t.propose(&partition.Record{Kind: partition.KindPause, Inv: t.inv})
-		}
+	case ActionKill:
+		t.propose(failedRec)
+		t.propose(&partition.Record{Kind: partition.KindTerminate, Inv: t.inv, Failure: &f})
 		return false
 	}
-	delay := backoff(policy, attempts)
-	if out.retryIn != nil {
-		delay = *out.retryIn
-	}
-	t.propose(&partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f,
-		RelatedEntry: out.related, NextRetryAt: time.Now().Add(delay).UnixMilli()})
+	failedRec.NextRetryAt = time.Now().Add(d.Delay).UnixMilli()
+	t.propose(failedRec)
 	t.proposals.Wait()
-	return t.sleep(delay)
+	return t.sleep(d.Delay)
 }
 
 func (t *task) sleep(d time.Duration) bool {
@@ -354,6 +349,12 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 	}
 
 	pr, pw := io.Pipe()
+	// Ending the attempt (kill, pause, step-down, shutdown, abort timeout) must end its stream
+	// at once. The HTTP/2 transport notices a canceled request only between reads of the
+	// request body, and this body blocks until our next frame, which may never come: failing
+	// the body makes the transport reset the stream now.
+	stopBody := context.AfterFunc(ctx, func() { pw.CloseWithError(context.Cause(ctx)) })
+	defer stopBody()
 	go func() {
 		for frame := range a.out {
 			if _, err := pw.Write(frame); err != nil {
@@ -495,7 +496,7 @@ func (t *task) handleFrame(a *attempt, f wire.Frame) (outcome, bool) {
 		if err := m.Unmarshal(f.Payload); err != nil {
 			return failed(571, "malformed ErrorMessage: %v", err), true
 		}
-		out := outcome{kind: outcomeFailed, counts: true, behavior: m.Behavior,
+		out := outcome{kind: outcomeFailed, behavior: m.Behavior,
 			failure: partition.Failure{Code: m.Code, Message: m.Message}}
 		if m.Stacktrace != "" {
 			out.failure.Message += "\n" + m.Stacktrace
