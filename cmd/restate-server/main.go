@@ -2,6 +2,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -49,17 +50,31 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "restate-server: %v\n", err)
 		return 1
 	}
-	sig := make(chan os.Signal, 1)
+	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	code := 0
 	select {
 	case s := <-sig:
-		logger.Info("shutting down", "signal", s.String())
+		logger.Info("shutting down", "signal", s.String(), "shutdown-timeout", opts.ShutdownTimeout)
 	case err := <-node.Err():
 		logger.Error("fatal error, shutting down", "err", err)
 		code = 1
 	}
-	node.Close()
+	// The whole shutdown is bounded by shutdown-timeout; a second signal ends it at once.
+	ctx, cancel := context.WithTimeout(context.Background(), opts.ShutdownTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case s := <-sig:
+			logger.Warn("second signal: exiting without waiting for the shutdown", "signal", s.String())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := node.Shutdown(ctx); err != nil {
+		logger.Error("shutdown incomplete", "err", err)
+		return 1
+	}
 	return code
 }
 

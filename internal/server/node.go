@@ -239,11 +239,12 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 	}
 	go n.registry.Watch(n.ctx, func(err error) { n.logger.Warn("reloading schema", "err", err) })
 	n.invoker = invoker.New(invoker.Options{
-		Resolver:         resolver{n},
-		Logger:           n.logger,
-		ConcurrencyLimit: n.opts.Worker.Invoker.ConcurrentInvocationsLimit,
-		ClusterName:      n.opts.ClusterName,
-		Identity:         n.identity,
+		Resolver:           resolver{n},
+		Logger:             n.logger,
+		ConcurrencyLimit:   n.opts.Worker.Invoker.ConcurrentInvocationsLimit,
+		ClusterName:        n.opts.ClusterName,
+		DefaultRetryPolicy: n.defaults.RetryPolicy,
+		Identity:           n.identity,
 	})
 	n.ingress = ingress.New(ingress.Options{
 		Replies:          n.replies,
@@ -357,28 +358,115 @@ func (n *Node) serve(name, addr string, h http.Handler) (string, error) {
 // Err reports a fatal error of a background component.
 func (n *Node) Err() <-chan error { return n.errCh }
 
-// Close stops the node: listeners first, then attempts, then the processors and the log.
+// Close stops the node within its shutdown-timeout (see Shutdown).
 func (n *Node) Close() {
-	snapshotMetrics.remove(n)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	timeout := n.opts.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if err := n.Shutdown(ctx); err != nil {
+		n.logger.Error("shutdown incomplete", "err", err)
+	}
+}
+
+// httpDrain bounds how long requests in flight get to finish before their connections are
+// closed: at most half of the shutdown budget (the rest is for the processors, logs and
+// storage), and at most maxHTTPDrain, as the node port's raft streams never finish by
+// themselves.
+const maxHTTPDrain = 5 * time.Second
+
+func httpDrain(ctx context.Context, now time.Time) time.Time {
+	limit := now.Add(maxHTTPDrain)
+	if deadline, ok := ctx.Deadline(); ok {
+		if half := now.Add(deadline.Sub(now) / 2); half.Before(limit) {
+			limit = half
+		}
+	}
+	return limit
+}
+
+// Shutdown stops the node, bounded by ctx: the listeners stop accepting at once and the
+// invoker aborts every attempt (closing its stream to the deployment); requests in flight get
+// part of the budget to finish before their connections are closed; then the processors stop,
+// and the logs and storage close last. Every acknowledged record is already durable in the
+// log, so if ctx ends first Shutdown logs what was still running and returns an error without
+// waiting further: the caller exits and a restart replays the log.
+func (n *Node) Shutdown(ctx context.Context) error {
+	snapshotMetrics.remove(n)
+	start := time.Now()
+
+	drainCtx, cancelDrain := context.WithDeadline(ctx, httpDrain(ctx, start))
+	defer cancelDrain()
+	var stopping sync.WaitGroup
 	for _, s := range n.servers {
-		_ = s.Shutdown(ctx)
+		stopping.Add(1)
+		go func() {
+			defer stopping.Done()
+			if err := s.Shutdown(drainCtx); err != nil {
+				// Requests still running (a caller waiting for a result that will not come
+				// before the restart): end their connections.
+				_ = s.Close()
+			}
+		}()
 	}
+	var left []ids.InvocationID
 	if n.invoker != nil {
-		n.invoker.Close()
+		left = n.invoker.Shutdown(ctx)
 	}
-	n.cancel()
-	n.wg.Wait()
-	if n.cluster != nil {
-		n.cluster.Stop()
+	stopping.Wait()
+	if len(left) > 0 {
+		n.logger.Warn("invocation attempts still running at shutdown", "count", len(left), "invocations", invocationList(left))
 	}
-	if n.localLog != nil {
-		n.localLog.Close()
+
+	// The rest runs in order (processors, then the cluster, then the log, then storage) but is
+	// not waited for beyond ctx.
+	var current atomic.Value // the step under way, for the timeout's message
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		current.Store("partition processors")
+		n.cancel()
+		n.wg.Wait()
+		if n.cluster != nil {
+			current.Store("cluster (raft and node network)")
+			n.cluster.Stop()
+		}
+		if n.localLog != nil {
+			current.Store("log")
+			n.localLog.Close()
+		}
+		if n.db != nil {
+			current.Store("storage")
+			n.db.Close()
+		}
+	}()
+	select {
+	case <-done:
+		n.logger.Info("shutdown complete", "took", time.Since(start).Round(time.Millisecond))
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown-timeout passed after %s while stopping the %s; the log holds everything acknowledged and is replayed at the next start",
+			time.Since(start).Round(time.Millisecond), current.Load())
 	}
-	if n.db != nil {
-		n.db.Close()
+}
+
+// invocationList names a few invocations for a log line.
+func invocationList(invs []ids.InvocationID) string {
+	const most = 10
+	var b strings.Builder
+	for i, inv := range invs {
+		if i == most {
+			fmt.Fprintf(&b, " and %d more", len(invs)-most)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(inv.String())
 	}
+	return b.String()
 }
 
 // dispatcher routes ingress records to the local partition processors.
@@ -473,21 +561,38 @@ func (e *effects) Respond(sink partition.Sink, inv ids.InvocationID, res partiti
 // resolver finds the deployment serving a handler's service.
 type resolver struct{ n *Node }
 
+// When the handler cannot be resolved, the options are the server's defaults, so the
+// invocation backs off by the default retry policy until its handler returns.
 func (r resolver) Resolve(service, handler string) (*schema.Deployment, schema.ResolvedOptions, error) {
 	snap := r.n.registry.Snapshot()
 	svc := snap.Service(service)
 	if svc == nil {
-		return nil, schema.ResolvedOptions{}, fmt.Errorf("service %q is not registered (any more)", service)
+		return nil, r.fallback(), fmt.Errorf("service %q is not registered (any more)", service)
 	}
 	h := svc.Handler(handler)
 	if h == nil {
-		return nil, schema.ResolvedOptions{}, fmt.Errorf("handler %s/%s is not registered (any more)", service, handler)
+		return nil, r.fallback(), fmt.Errorf("handler %s/%s is not registered (any more)", service, handler)
 	}
+	opts := svc.Resolve(h, r.n.defaults)
 	dep := snap.Deployment(svc.DeploymentID)
 	if dep == nil {
-		return nil, schema.ResolvedOptions{}, fmt.Errorf("deployment %s of service %q is gone", svc.DeploymentID, service)
+		// The service's own policy still applies while its deployment is missing.
+		return nil, opts, fmt.Errorf("deployment %s of service %q is gone", svc.DeploymentID, service)
 	}
-	return dep, svc.Resolve(h, r.n.defaults), nil
+	return dep, opts, nil
+}
+
+// fallback are the options of a handler nobody declares any more.
+func (r resolver) fallback() schema.ResolvedOptions {
+	d := r.n.defaults
+	return schema.ResolvedOptions{
+		InactivityTimeout:           d.InactivityTimeout,
+		AbortTimeout:                d.AbortTimeout,
+		IdempotencyRetention:        d.IdempotencyRetention,
+		WorkflowCompletionRetention: d.WorkflowCompletionRetention,
+		JournalRetention:            d.JournalRetention,
+		RetryPolicy:                 d.RetryPolicy,
+	}
 }
 
 func schemaDefaults(o *config.Options) schema.Defaults {
