@@ -189,6 +189,30 @@ func (s *Server) Stop() {
 	s.cmd = nil
 }
 
+// Terminate sends SIGTERM and waits up to limit for the process to exit. It returns how long
+// the exit took and whether it happened; a process still running after limit is killed.
+func (s *Server) Terminate(limit time.Duration) (time.Duration, bool) {
+	if s.cmd == nil {
+		return 0, true
+	}
+	start := time.Now()
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+		s.cmd = nil
+		return time.Since(start), true
+	case <-time.After(limit):
+		s.Kill()
+		return time.Since(start), false
+	}
+}
+
+// Log returns what the process wrote to stdout and stderr so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.logPath)
+	return string(b)
+}
+
 func (s *Server) DumpLog() {
 	b, _ := os.ReadFile(s.logPath)
 	lines := strings.Split(string(b), "\n")
