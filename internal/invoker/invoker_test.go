@@ -245,28 +245,57 @@ func TestShutdownEndsHeldAttempts(t *testing.T) {
 	}
 }
 
-// TestUnresolvableHandlerBacksOff: when the deployment is gone the attempt fails, is recorded,
-// and the next one is scheduled after the resolver's fallback options, or, when the resolver
-// gives none, after the invoker's default policy: never at once.
-func TestUnresolvableHandlerBacksOff(t *testing.T) {
+// TestEveryFailureBacksOff: whatever makes an attempt fail (its deployment is gone, refuses
+// the connection, answers an error status or breaks the protocol), the failure is recorded and
+// the next attempt waits the policy's backoff: the resolver's options, or, when it gives none,
+// the invoker's default policy. Never at once.
+func TestEveryFailureBacksOff(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + closed.Addr().String()
+	closed.Close()
+	answering := func(status int, contentType string) string {
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("content-type", contentType)
+			w.WriteHeader(status)
+		})}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go srv.Serve(ln)
+		t.Cleanup(func() { srv.Close() })
+		return "http://" + ln.Addr().String()
+	}
+	policy := schema.ResolvedOptions{RetryPolicy: schema.RetryPolicy{InitialInterval: 400 * time.Millisecond, Factor: 1}}
+	dep := func(uri string) *schema.Deployment {
+		return &schema.Deployment{URI: uri, ProtocolVersion: 5, UseHTTP11: true}
+	}
 	for _, c := range []struct {
-		name string
-		opts schema.ResolvedOptions
-		want int64 // ms between attempts
+		name    string
+		res     resolver
+		failure string
+		want    int64 // ms between attempts
 	}{
-		{"resolver's fallback", schema.ResolvedOptions{RetryPolicy: schema.RetryPolicy{InitialInterval: 400 * time.Millisecond, Factor: 1}}, 400},
-		{"invoker's default", schema.ResolvedOptions{}, 300},
+		{"deployment gone", resolver{opts: policy}, "deployment is gone", 400},
+		{"deployment gone, no options", resolver{}, "deployment is gone", 300},
+		{"connection refused", resolver{dep: dep(refused), opts: policy}, "connection refused", 400},
+		{"error status", resolver{dep: dep(answering(500, "text/plain")), opts: policy}, "answered HTTP 500", 400},
+		{"protocol mismatch", resolver{dep: dep(answering(200, "application/json")), opts: policy}, "content-type", 400},
+		{"protocol mismatch, no options", resolver{dep: dep(answering(200, "application/json"))}, "content-type", 300},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t, resolver{opts: c.opts})
+			f := newFixture(t, c.res)
 			inv := f.invoke(t)
 			var st *partition.Status
 			waitFor(t, 5*time.Second, "first failure recorded", func() bool {
 				st, _ = f.proc.ReadStatus(inv)
 				return st != nil && st.RetryCount >= 1
 			})
-			if st.LastFailure == nil || st.LastFailure.Message != "deployment is gone" {
-				t.Fatalf("last failure = %+v", st.LastFailure)
+			if st.LastFailure == nil || !strings.Contains(st.LastFailure.Message, c.failure) {
+				t.Fatalf("last failure = %+v, want one mentioning %q", st.LastFailure, c.failure)
 			}
 			if wait := st.NextRetryAt - st.ModifiedAt; wait < c.want-50 {
 				t.Fatalf("next retry %dms after the failure, want %dms", wait, c.want)
