@@ -706,6 +706,69 @@ func TestDumpTOML(t *testing.T) {
 	}
 }
 
+// redactTokens turns inline tokens into what a dump shows of them.
+func redactTokens(o *Options) {
+	for _, list := range []*[]Secret{&o.Admin.AuthTokens, &o.Ingress.AuthTokens} {
+		for i, s := range *list {
+			(*list)[i] = Secret(s.String())
+		}
+	}
+}
+
+func TestAccessSettings(t *testing.T) {
+	o, warnings := mustLoad(t, nil, []string{
+		"RESTATE_ADMIN__AUTH_TOKENS_FILE=/run/secrets/admin-tokens",
+		"RESTATE_ADMIN__AUTH_TOKENS=[tok-admin-1, tok-admin-2]",
+		"RESTATE_INGRESS__AUTH_TOKENS=tok-ingress",
+		"RESTATE_ENABLE_PPROF=true",
+		"RESTATE_DEPLOYMENT_ALLOWED_ADDRESSES=[10.0.0.0/8, *.svc.cluster.local, 192.168.1.5]",
+	})
+	if len(warnings) != 0 {
+		t.Errorf("warnings: %q", warnings)
+	}
+	if o.Admin.AuthTokensFile != "/run/secrets/admin-tokens" || len(o.Admin.AuthTokens) != 2 ||
+		o.Admin.AuthTokens[1].Reveal() != "tok-admin-2" || len(o.Ingress.AuthTokens) != 1 || !o.EnablePprof ||
+		!reflect.DeepEqual(o.DeploymentAllowedAddresses, []string{"10.0.0.0/8", "*.svc.cluster.local", "192.168.1.5"}) {
+		t.Fatalf("loaded %+v %+v %v %q", o.Admin, o.Ingress, o.EnablePprof, o.DeploymentAllowedAddresses)
+	}
+	out, err := o.DumpTOML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	if strings.Contains(text, "tok-") {
+		t.Errorf("dump leaks a token:\n%s", text)
+	}
+	for _, want := range []string{
+		`auth-tokens-file = "/run/secrets/admin-tokens"`,
+		`auth-tokens = ["[redacted]", "[redacted]"]`,
+		`auth-tokens = ["[redacted]"]`,
+		"enable-pprof = true",
+		`deployment-allowed-addresses = ["10.0.0.0/8", "*.svc.cluster.local", "192.168.1.5"]`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("dump lacks %q:\n%s", want, text)
+		}
+	}
+	again, _ := mustLoad(t, []string{"--config-file", writeConfig(t, text)}, nil)
+	again.Command, o.Command = Command{}, Command{}
+	redactTokens(o)
+	if !reflect.DeepEqual(again, o) {
+		t.Errorf("dump does not round-trip\n got %+v\nwant %+v", *again, *o)
+	}
+	if _, _, err := Load([]string{}, []string{"RESTATE_DEPLOYMENT_ALLOWED_ADDRESSES=10.0.0.0/40"}); err == nil ||
+		!strings.Contains(err.Error(), "deployment-allowed-addresses") {
+		t.Errorf("bad CIDR: %v", err)
+	}
+	// Off by default, and left out of the dump.
+	def, _ := mustLoad(t, nil, nil)
+	dump, _ := def.DumpTOML()
+	if def.EnablePprof || def.Admin.AuthTokensFile != "" || def.Ingress.AuthTokens != nil ||
+		strings.Contains(string(dump), "auth-tokens") || strings.Contains(string(dump), "deployment-allowed") {
+		t.Errorf("defaults:\n%s", dump)
+	}
+}
+
 func TestSnapshotSettingsWithoutDestinationWarn(t *testing.T) {
 	_, warnings := mustLoad(t, nil, []string{"RESTATE_WORKER__SNAPSHOTS__SNAPSHOT_INTERVAL_NUM_RECORDS=1000"})
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "worker.snapshots.destination") {
@@ -879,6 +942,7 @@ func FuzzLoadTOML(f *testing.F) {
 		}
 		l.opts.Worker.Snapshots.AwsSecretAccessKey = Secret(l.opts.Worker.Snapshots.AwsSecretAccessKey.String())
 		l.opts.Worker.Snapshots.AwsSessionToken = Secret(l.opts.Worker.Snapshots.AwsSessionToken.String())
+		redactTokens(l.opts)
 		if !reflect.DeepEqual(l.opts, l2.opts) {
 			t.Fatalf("dump of %q does not round-trip:\n%s", doc, out)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/restatego/restate/internal/duration"
+	"github.com/restatego/restate/internal/netguard"
 )
 
 // input is one configuration value on its way into Options.
@@ -76,6 +77,8 @@ var fieldList = []*field{
 	stringField("log-filter", func(o *Options) *string { return &o.LogFilter }, nil, false),
 	stringField("log-format", func(o *Options) *string { return &o.LogFormat },
 		oneOf(LogFormatPretty, LogFormatCompact, LogFormatJSON), false),
+	boolField("enable-pprof", func(o *Options) *bool { return &o.EnablePprof }),
+	optionalListField("deployment-allowed-addresses", func(o *Options) *[]string { return &o.DeploymentAllowedAddresses }, netguard.CheckEntry),
 
 	durationField("default-retry-policy.initial-interval", func(o *Options) *time.Duration { return &o.DefaultRetryPolicy.InitialInterval }, true),
 	floatField("default-retry-policy.exponentiation-factor", func(o *Options) *float64 { return &o.DefaultRetryPolicy.ExponentiationFactor }),
@@ -106,11 +109,15 @@ var fieldList = []*field{
 	atLeastBytes(byteSizeField("admin.query-engine.memory-size", func(o *Options) *uint64 { return &o.Admin.QueryEngine.MemorySize }),
 		func(o *Options) *uint64 { return &o.Admin.QueryEngine.MemorySize }, 1<<20),
 	durationField("admin.query-engine.query-timeout", func(o *Options) *time.Duration { return &o.Admin.QueryEngine.QueryTimeout }, true),
+	stringField("admin.auth-tokens-file", func(o *Options) *string { return &o.Admin.AuthTokensFile }, nil, true),
+	secretListField("admin.auth-tokens", func(o *Options) *[]Secret { return &o.Admin.AuthTokens }),
 
 	stringField("ingress.bind-address", func(o *Options) *string { return &o.Ingress.BindAddress }, bindAddress, false),
 	stringField("ingress.advertised-ingress-endpoint", func(o *Options) *string { return &o.Ingress.AdvertisedIngressEndpoint }, advertisedAddress, true),
 	alias(stringField("ingress.advertised-address", func(o *Options) *string { return &o.Ingress.AdvertisedIngressEndpoint }, advertisedAddress, true)),
 	intField("ingress.concurrent-api-requests-limit", func(o *Options) *int { return &o.Ingress.ConcurrentAPIRequestsLimit }),
+	stringField("ingress.auth-tokens-file", func(o *Options) *string { return &o.Ingress.AuthTokensFile }, nil, true),
+	secretListField("ingress.auth-tokens", func(o *Options) *[]Secret { return &o.Ingress.AuthTokens }),
 
 	durationField("worker.invoker.inactivity-timeout", func(o *Options) *time.Duration { return &o.Worker.Invoker.InactivityTimeout }, false),
 	durationField("worker.cleanup-interval", func(o *Options) *time.Duration { return &o.Worker.CleanupInterval }, false),
@@ -258,6 +265,62 @@ func secretField(key string, ptr func(*Options) *Secret) *field {
 			v := *ptr(o)
 			return tomlString(v.String()), v != ""
 		},
+	}
+}
+
+// secretListField is a list of credentials: each dumps as "[redacted]", so --dump-config
+// shows how many are set but none of them. An empty list turns the feature off.
+func secretListField(key string, ptr func(*Options) *[]Secret) *field {
+	return &field{
+		key: key,
+		set: func(l *loader, in input) error {
+			list, err := convertStrings(in)
+			if err != nil {
+				return err
+			}
+			secrets := make([]Secret, 0, len(list))
+			for _, s := range list {
+				secrets = append(secrets, Secret(s))
+			}
+			if len(secrets) == 0 {
+				secrets = nil
+			}
+			*ptr(l.opts) = secrets
+			return nil
+		},
+		dump: func(o *Options) (string, bool) {
+			list := *ptr(o)
+			shown := make([]string, len(list))
+			for i, s := range list {
+				shown[i] = s.String()
+			}
+			return tomlStrings(shown), len(list) > 0
+		},
+	}
+}
+
+// optionalListField is a list that may be empty (empty means unset), left out of dumps
+// while empty.
+func optionalListField(key string, ptr func(*Options) *[]string, check func(string) error) *field {
+	return &field{
+		key: key,
+		set: func(l *loader, in input) error {
+			list, err := convertStrings(in)
+			if err != nil {
+				return err
+			}
+			for _, s := range list {
+				if err := check(s); err != nil {
+					return err
+				}
+			}
+			if len(list) == 0 {
+				list = nil
+			}
+			*ptr(l.opts) = list
+			return nil
+		},
+		dump: func(o *Options) (string, bool) { return tomlStrings(*ptr(o)), len(*ptr(o)) > 0 },
 	}
 }
 

@@ -56,6 +56,13 @@ type Options struct {
 	LogFilter            string        // log-filter, "warn,restate=info"; RUST_LOG overrides it
 	LogFormat            string        // log-format, "pretty"
 	ShutdownTimeout      time.Duration // shutdown-timeout, 1m
+	// EnablePprof serves Go's profiler under /debug/pprof/ on the node port (enable-pprof,
+	// false): profiles expose internals and cost CPU, so they are opt-in.
+	EnablePprof bool
+	// DeploymentAllowedAddresses limits where deployments may be registered and called
+	// (deployment-allowed-addresses): CIDR networks, IP addresses, host names and
+	// *.suffix wildcards; empty allows every address, as Restate does.
+	DeploymentAllowedAddresses []string
 	// MinFreeDiskSpace is min-free-disk-space: below this much free space on the file system
 	// holding base-dir the node refuses new work (reads go on), 128 MiB; 0 turns the check off.
 	MinFreeDiskSpace uint64
@@ -109,6 +116,11 @@ type AdminOptions struct {
 	LogTrimCheckInterval       time.Duration      // log-trim-check-interval, 1h
 	ConcurrentAPIRequestsLimit int                // concurrent-api-requests-limit, 0 = unlimited
 	QueryEngine                QueryEngineOptions // [admin.query-engine]
+	// AuthTokensFile and AuthTokens turn on bearer-token authentication of the admin API
+	// (auth-tokens-file, auth-tokens; off when both are unset). The file holds one token
+	// per line and is re-read when it changes.
+	AuthTokensFile string
+	AuthTokens     []Secret
 }
 
 // QueryEngineOptions bound the SQL queries of POST /query.
@@ -125,6 +137,10 @@ type IngressOptions struct {
 	BindAddress                string // bind-address, "0.0.0.0:8080"
 	AdvertisedIngressEndpoint  string // advertised-ingress-endpoint (or advertised-address), "" = derived
 	ConcurrentAPIRequestsLimit int    // concurrent-api-requests-limit, 0 = unlimited
+	// AuthTokensFile and AuthTokens turn on bearer-token authentication of the ingress
+	// (auth-tokens-file, auth-tokens), like the admin API's.
+	AuthTokensFile string
+	AuthTokens     []Secret
 }
 
 // WorkerOptions configures partition processing.

@@ -59,38 +59,50 @@ func Parse(setting string, entries []string) (*AllowList, error) {
 	}
 	a := &AllowList{setting: setting, hosts: map[string]bool{}, resolver: net.DefaultResolver}
 	for _, raw := range entries {
-		e := strings.TrimSpace(raw)
-		if e == "" {
-			return nil, fmt.Errorf("%s: an entry is empty", setting)
-		}
-		if strings.Contains(e, "/") {
-			p, err := netip.ParsePrefix(e)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %q is not a CIDR network such as 10.0.0.0/8", setting, e)
-			}
-			a.prefixes = append(a.prefixes, p.Masked())
-			continue
-		}
-		if ip, err := netip.ParseAddr(strings.Trim(e, "[]")); err == nil {
-			ip = ip.Unmap().WithZone("")
-			a.prefixes = append(a.prefixes, netip.PrefixFrom(ip, ip.BitLen()))
-			continue
-		}
-		name := normalizeHost(e)
-		wild := strings.HasPrefix(name, "*.")
-		if wild {
-			name = name[1:]
-		}
-		if !validHostName(strings.TrimPrefix(name, ".")) {
-			return nil, fmt.Errorf("%s: %q is neither a CIDR network, an IP address nor a host name", setting, e)
-		}
-		if wild {
-			a.suffixes = append(a.suffixes, name)
-		} else {
-			a.hosts[name] = true
+		if err := a.add(raw); err != nil {
+			return nil, fmt.Errorf("%s: %v", setting, err)
 		}
 	}
 	return a, nil
+}
+
+// CheckEntry validates one allow-list entry (for configuration loading).
+func CheckEntry(e string) error {
+	return (&AllowList{hosts: map[string]bool{}}).add(e)
+}
+
+func (a *AllowList) add(raw string) error {
+	e := strings.TrimSpace(raw)
+	if e == "" {
+		return errors.New("an entry is empty")
+	}
+	if strings.Contains(e, "/") {
+		p, err := netip.ParsePrefix(e)
+		if err != nil {
+			return fmt.Errorf("%q is not a CIDR network such as 10.0.0.0/8", e)
+		}
+		a.prefixes = append(a.prefixes, p.Masked())
+		return nil
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(e, "[]")); err == nil {
+		ip = ip.Unmap().WithZone("")
+		a.prefixes = append(a.prefixes, netip.PrefixFrom(ip, ip.BitLen()))
+		return nil
+	}
+	name := normalizeHost(e)
+	wild := strings.HasPrefix(name, "*.")
+	if wild {
+		name = name[1:]
+	}
+	if !validHostName(strings.TrimPrefix(name, ".")) {
+		return fmt.Errorf("%q is neither a CIDR network, an IP address nor a host name", e)
+	}
+	if wild {
+		a.suffixes = append(a.suffixes, name)
+	} else {
+		a.hosts[name] = true
+	}
+	return nil
 }
 
 func normalizeHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
