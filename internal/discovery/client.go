@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/restatego/restate/internal/identity"
+	"github.com/restatego/restate/internal/netguard"
+	"github.com/restatego/restate/internal/redact"
 )
 
 // acceptHeader lists every manifest version we can decode, as Restate sends it. SDKs pick the
@@ -72,6 +74,9 @@ type ClientOptions struct {
 	TLSClientConfig *tls.Config
 	// Identity, when set, signs every discover request with Restate's request identity v1.
 	Identity *identity.Signer
+	// DialContext, if set, opens connections instead of a plain dialer (the server passes
+	// one that enforces deployment-allowed-addresses).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (o ClientOptions) withDefaults() ClientOptions {
@@ -105,11 +110,14 @@ type Client struct {
 func NewClient(opts ClientOptions) *Client {
 	opts = opts.withDefaults()
 	newTransport := func(protocols func(*http.Protocols)) *http.Transport {
-		dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+		dial := opts.DialContext
+		if dial == nil {
+			dial = (&net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+		}
 		var p http.Protocols
 		protocols(&p)
 		return &http.Transport{
-			DialContext:         dialer.DialContext,
+			DialContext:         dial,
 			TLSHandshakeTimeout: opts.ConnectTimeout,
 			TLSClientConfig:     opts.TLSClientConfig,
 			Protocols:           &p,
@@ -169,15 +177,25 @@ func (c *Client) Discover(ctx context.Context, req Request) (*Result, error) {
 		res, err := c.attempt(ctx, deadline, transport, target, req.AdditionalHeaders)
 		if err == nil || attempt >= c.opts.MaxAttempts || !retryable(err) || ctx.Err() != nil ||
 			time.Until(deadline) <= wait {
-			return res, err
+			return res, redactError(err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, err
+			return nil, redactError(err)
 		case <-time.After(wait):
 		}
 		wait *= 2
 	}
+}
+
+// redactError hides the user info of the deployment URI in an error's message and URL: the
+// message reaches admin answers and logs.
+func redactError(err error) error {
+	if de, ok := AsError(err); ok {
+		de.msg = redact.Text(de.msg)
+		de.URL = redact.URI(de.URL)
+	}
+	return err
 }
 
 func (c *Client) transportFor(target string, useHTTP11 bool) *http.Transport {
@@ -193,7 +211,7 @@ func (c *Client) transportFor(target string, useHTTP11 bool) *http.Transport {
 
 func retryable(err error) bool {
 	de, ok := AsError(err)
-	if !ok {
+	if !ok || errors.Is(err, netguard.ErrNotAllowed) {
 		return false
 	}
 	switch de.Kind {
@@ -225,6 +243,12 @@ func (c *Client) attempt(parent context.Context, deadline time.Time, transport *
 		httpReq.Header.Set(k, v)
 	}
 	httpReq.Header.Set("Accept", acceptHeader)
+	// A URI with user info means basic authentication, as http.Client would send it (the
+	// transport alone ignores it); explicit additional headers win.
+	if u := httpReq.URL.User; u != nil && httpReq.Header.Get("Authorization") == "" {
+		pw, _ := u.Password()
+		httpReq.SetBasicAuth(u.Username(), pw)
+	}
 	c.sign(httpReq.Header)
 
 	resp, err := transport.RoundTrip(httpReq)

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/restatego/restate/internal/netguard"
 )
 
 const v4ContentType = "application/vnd.restate.endpointmanifest.v4+json"
@@ -350,5 +355,83 @@ func TestDiscoverRetriesWithinTheTimeout(t *testing.T) {
 	}
 	if n := calls.Load(); n != 3 {
 		t.Fatalf("%d requests, want 3", n)
+	}
+}
+
+func TestSnippetIsShortAndSanitized(t *testing.T) {
+	body := []byte("<html>\r\n  <body>\x1b[31mred\x00\xff   secret-internal-page " + strings.Repeat("x", 2000) + "</body></html>")
+	got := snippet(body)
+	if len(got) > snippetLimit+40 || strings.ContainsAny(got, "\r\n\x1b\x00") || strings.Contains(got, "  ") ||
+		!utf8.ValidString(got) || !strings.HasPrefix(got, "<html> <body> [31mred secret-internal-page xxx") ||
+		!strings.Contains(got, "more bytes)") {
+		t.Fatalf("snippet = %q", got)
+	}
+	if snippet([]byte(" short \n")) != "short" {
+		t.Errorf("short body: %q", snippet([]byte(" short \n")))
+	}
+}
+
+func FuzzSnippet(f *testing.F) {
+	f.Add([]byte("<html>\n</html>"))
+	f.Add([]byte("\xff\xfe\x00"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := snippet(body)
+		if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) || len(s) > snippetLimit+40 {
+			t.Fatalf("snippet(%q) = %q", body, s)
+		}
+	})
+}
+
+// A URI with user info sends basic authentication, and no error shows the password: not the
+// 500 answer's message, nor the unreachable one's.
+func TestUserInfoIsSentButNeverShown(t *testing.T) {
+	var gotAuth atomic.Value
+	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth.Store(r.Header.Get("Authorization"))
+		http.Error(w, "nope", http.StatusForbidden)
+	}))
+	c := fastClient()
+	defer c.CloseIdleConnections()
+	withCreds := strings.Replace(srv.URL, "http://", "http://svcuser:pa55word@", 1)
+	_, err := c.Discover(context.Background(), Request{URI: withCreds})
+	if got, _ := gotAuth.Load().(string); got != "Basic c3ZjdXNlcjpwYTU1d29yZA==" {
+		t.Errorf("authorization sent: %q", got)
+	}
+	de, _ := AsError(err)
+	if err == nil || strings.Contains(err.Error(), "pa55word") || strings.Contains(err.Error(), "svcuser") ||
+		!strings.Contains(err.Error(), "REDACTED@") || strings.Contains(de.URL, "pa55word") {
+		t.Errorf("403 error: %v (url %q)", err, de.URL)
+	}
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	_, err = c.Discover(context.Background(), Request{URI: "http://svcuser:pa55word@" + addr + "/"})
+	if err == nil || strings.Contains(err.Error(), "pa55word") || strings.Contains(err.Error(), "svcuser") {
+		t.Errorf("unreachable error: %v", err)
+	}
+}
+
+// A dial refused by the allow-list is not retried and names the setting.
+func TestRefusedDialIsNotRetried(t *testing.T) {
+	var hits atomic.Int32
+	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	allow, err := netguard.Parse("deployment-allowed-addresses", []string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int32
+	guarded := allow.DialContext(&net.Dialer{Timeout: time.Second})
+	c := NewClient(ClientOptions{RetryInterval: time.Millisecond, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return guarded(ctx, network, addr)
+	}})
+	defer c.CloseIdleConnections()
+	_, err = c.Discover(context.Background(), Request{URI: srv.URL})
+	if !errors.Is(err, netguard.ErrNotAllowed) || !strings.Contains(err.Error(), "deployment-allowed-addresses") {
+		t.Fatalf("err = %v", err)
+	}
+	if dials.Load() != 1 || hits.Load() != 0 {
+		t.Errorf("dials %d, requests %d", dials.Load(), hits.Load())
 	}
 }

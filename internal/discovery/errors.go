@@ -3,6 +3,8 @@ package discovery
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -85,16 +87,41 @@ func badResponse(msg string) *Error {
 	return &Error{Kind: KindBadResponse, msg: "received a bad response from the SDK: " + msg}
 }
 
-// snippetLimit bounds how much of a response body ends up in an error message.
-const snippetLimit = 4096
+// snippetLimit bounds how much of a deployment's answer ends up in an error message. The
+// message is shown to whoever registers the deployment and logged, so it carries a short,
+// one-line excerpt only: enough to recognise an HTML error page or a proxy's complaint, not
+// enough to relay a whole internal page through the admin API.
+const snippetLimit = 256
 
+// snippet is a sanitized, bounded excerpt of a response body: invalid UTF-8 and control
+// characters become spaces, runs of white space one space, and a long body is cut at a rune
+// boundary with the number of bytes left out.
 func snippet(body []byte) string {
-	if len(body) <= snippetLimit {
-		return string(body)
+	var b strings.Builder
+	space := false
+	n := 0
+	for i := 0; i < len(body); {
+		r, size := utf8.DecodeRune(body[i:])
+		if (r == utf8.RuneError && size == 1) || unicode.IsControl(r) || unicode.IsSpace(r) ||
+			!unicode.IsPrint(r) {
+			r = ' '
+		}
+		if r == ' ' {
+			if space || b.Len() == 0 {
+				i += size
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		if n+size > snippetLimit {
+			out := strings.TrimRight(b.String(), " ")
+			return fmt.Sprintf("%s... (%d more bytes)", out, len(body)-i)
+		}
+		b.WriteRune(r)
+		n += size
+		i += size
 	}
-	cut := snippetLimit
-	for cut > 0 && !utf8.RuneStart(body[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s... (%d more bytes)", body[:cut], len(body)-cut)
+	return strings.TrimRight(b.String(), " ")
 }

@@ -6,6 +6,7 @@ package redact
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -30,19 +31,17 @@ func URI(uri string) string {
 	return u.String()
 }
 
-// InText replaces every occurrence of uri in text with its redacted form (for error messages
-// that quote a URI, possibly with a path appended to it).
-func InText(text, uri string) string {
-	shown := URI(uri)
-	if shown == uri {
+// userinfoInText finds the user info of http(s) URLs inside free text: after the scheme,
+// everything up to an '@' that comes before the first '/' (user info cannot contain '/').
+var userinfoInText = regexp.MustCompile(`(?i)(https?://)[^/\s@"'<>]+@`)
+
+// Text replaces the user info of every http(s) URL in text (error messages that quote a
+// deployment URI, in whatever form: Go's HTTP client, for one, prints "user:***@").
+func Text(text string) string {
+	if !strings.Contains(text, "@") {
 		return text
 	}
-	u, err := url.Parse(uri)
-	if err != nil || u.User == nil {
-		return text
-	}
-	// The user info as it appears in any URL built from this one.
-	return strings.ReplaceAll(text, u.User.String()+"@", userinfoPlaceholder+"@")
+	return userinfoInText.ReplaceAllString(text, "${1}"+userinfoPlaceholder+"@")
 }
 
 // sensitiveHeaderWords mark a header name as carrying a credential.
