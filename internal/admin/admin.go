@@ -51,6 +51,9 @@ type Options struct {
 	Query http.Handler
 	// Logger receives server-side failures; nil uses slog.Default().
 	Logger *slog.Logger
+	// CheckDeployment, if set, vets a deployment URI before it is discovered (the
+	// deployment-allowed-addresses list); its error is answered with 400.
+	CheckDeployment func(ctx context.Context, uri string) error
 }
 
 // Server is the admin API http.Handler.

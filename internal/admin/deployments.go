@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/restatego/restate/internal/discovery"
 	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/redact"
 	"github.com/restatego/restate/internal/schema"
 )
 
@@ -43,15 +45,16 @@ var errLambdaUnsupported = invalidField("arn", "Lambda deployments are not suppo
 // becomes "/").
 func normalizeURI(raw string) (string, error) {
 	u, err := url.Parse(raw)
+	shown := redact.Text(raw) // messages never repeat credentials
 	if err != nil {
-		return "", invalidField("uri", fmt.Sprintf("The provided uri %s is not valid: %v", raw, err))
+		return "", invalidField("uri", redact.Text(fmt.Sprintf("The provided uri %s is not valid: %v", shown, err)))
 	}
 	if u.Scheme == "" || u.Host == "" {
-		return "", invalidField("uri", fmt.Sprintf("The provided uri %s is not absolute, only absolute URIs can be used.", raw))
+		return "", invalidField("uri", fmt.Sprintf("The provided uri %s is not absolute, only absolute URIs can be used.", shown))
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", invalidField("uri", fmt.Sprintf("The provided uri %s has scheme '%s'; only http and https deployments are supported.", raw, u.Scheme))
+		return "", invalidField("uri", fmt.Sprintf("The provided uri %s has scheme '%s'; only http and https deployments are supported.", shown, u.Scheme))
 	}
 	if u.Path == "" {
 		u.Path = "/"
@@ -78,6 +81,17 @@ func normalizeHeaders(h map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
+// checkDeployment applies Options.CheckDeployment: a refused address is the request's fault.
+func (s *Server) checkDeployment(ctx context.Context, uri string) error {
+	if s.opts.CheckDeployment == nil {
+		return nil
+	}
+	if err := s.opts.CheckDeployment(ctx, uri); err != nil {
+		return invalidField("uri", redact.Text(err.Error()))
+	}
+	return nil
+}
+
 func (s *Server) registerDeployment(w http.ResponseWriter, r *http.Request, _ params) error {
 	var req registerDeploymentRequest
 	if err := decodeBody(r, &req); err != nil {
@@ -98,6 +112,9 @@ func (s *Server) registerDeployment(w http.ResponseWriter, r *http.Request, _ pa
 		return err
 	}
 	force := req.Force == nil || *req.Force
+	if err := s.checkDeployment(r.Context(), uri); err != nil {
+		return err
+	}
 
 	dreq := discovery.Request{URI: uri, AdditionalHeaders: headers, UseHTTP11: req.UseHTTP11}
 	res, err := s.disc.Discover(r.Context(), dreq)
@@ -224,6 +241,9 @@ func (s *Server) updateDeployment(w http.ResponseWriter, r *http.Request, p para
 	}
 	if req.UseHTTP11 != nil {
 		dreq.UseHTTP11 = *req.UseHTTP11
+	}
+	if err := s.checkDeployment(r.Context(), dreq.URI); err != nil {
+		return err
 	}
 	res, err := s.disc.Discover(r.Context(), dreq)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/restatego/restate/internal/duration"
+	"github.com/restatego/restate/internal/redact"
 	"github.com/restatego/restate/internal/schema"
 )
 
@@ -217,11 +218,13 @@ func toHandlerMetadata(s *schema.Service, h *schema.Handler) handlerMetadata {
 
 func toDeploymentResponse(dep *schema.Deployment, detailed bool, d schema.Defaults) deploymentResponse {
 	out := deploymentResponse{
-		ID:                 dep.ID,
-		URI:                dep.URI,
+		ID: dep.ID,
+		// Shown without credentials: user info and credential-bearing header values are
+		// hidden; the schema keeps the real ones for the calls.
+		URI:                redact.URI(dep.URI),
 		ProtocolType:       string(dep.ProtocolType),
 		HTTPVersion:        dep.HTTPVersion,
-		AdditionalHeaders:  dep.AdditionalHeaders,
+		AdditionalHeaders:  redact.Headers(dep.AdditionalHeaders),
 		CreatedAt:          formatTimestamp(dep.CreatedAt),
 		MinProtocolVersion: dep.MinProtocolVersion,
 		MaxProtocolVersion: dep.MaxProtocolVersion,
