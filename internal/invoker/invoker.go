@@ -45,6 +45,9 @@ type Options struct {
 	// DefaultRetryPolicy applies when a handler's own policy is missing (its deployment,
 	// service or handler cannot be resolved); zero means Restate's default.
 	DefaultRetryPolicy schema.RetryPolicy
+	// DialContext, if set, opens connections to deployments instead of a plain dialer (the
+	// server passes one that enforces deployment-allowed-addresses).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Invoker runs invocations for the partitions this node leads.
@@ -78,12 +81,15 @@ func New(opts Options) *Invoker {
 	if opts.ConcurrencyLimit > 0 {
 		iv.sem = make(chan struct{}, opts.ConcurrencyLimit)
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	dial := opts.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	}
 
 	var h2cProtocols http.Protocols
 	h2cProtocols.SetUnencryptedHTTP2(true)
 	iv.h2c = &http.Client{Transport: &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         dial,
 		Protocols:           &h2cProtocols,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
@@ -93,7 +99,7 @@ func New(opts Options) *Invoker {
 		},
 	}}
 	iv.h2tls = &http.Client{Transport: &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         dial,
 		ForceAttemptHTTP2:   true,
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 64,
@@ -101,7 +107,7 @@ func New(opts Options) *Invoker {
 	var h1Protocols http.Protocols
 	h1Protocols.SetHTTP1(true)
 	iv.h1 = &http.Client{Transport: &http.Transport{
-		DialContext:         dialer.DialContext,
+		DialContext:         dial,
 		Protocols:           &h1Protocols,
 		MaxIdleConnsPerHost: 256,
 	}}

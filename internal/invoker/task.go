@@ -13,6 +13,7 @@ import (
 
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/redact"
 	"github.com/restatego/restate/internal/schema"
 	"github.com/restatego/restate/internal/wire"
 )
@@ -62,7 +63,9 @@ type outcome struct {
 }
 
 func failed(code uint32, format string, args ...any) outcome {
-	return outcome{kind: outcomeFailed, failure: partition.Failure{Code: code, Message: fmt.Sprintf(format, args...)}}
+	// Failure messages quote the deployment URI and end up in sys_invocation and logs: its
+	// user info is hidden there.
+	return outcome{kind: outcomeFailed, failure: partition.Failure{Code: code, Message: redact.Text(fmt.Sprintf(format, args...))}}
 }
 
 func (t *task) run() {

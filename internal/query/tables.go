@@ -9,6 +9,7 @@ import (
 
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/partition"
+	"github.com/restatego/restate/internal/redact"
 	"github.com/restatego/restate/internal/schema"
 	"github.com/restatego/restate/internal/wire"
 )
@@ -672,7 +673,8 @@ func deploymentRows(snapshot func() *schema.Snapshot) func(context.Context, []Eq
 			if !d.CreatedAt.IsZero() {
 				created = Timestamp(d.CreatedAt.UnixMilli())
 			}
-			if !emit(Row{String(d.ID), String("http"), String(d.URI), created,
+			// The endpoint is shown without its user info (credentials).
+			if !emit(Row{String(d.ID), String("http"), String(redact.URI(d.URI)), created,
 				Uint32(uint32(d.MinProtocolVersion)), Uint32(uint32(d.MaxProtocolVersion))}) {
 				return nil
 			}
