@@ -86,7 +86,9 @@ type Options struct {
 	File string
 	// Setting names the configuration key of File, for messages (e.g. "admin.auth-tokens-file").
 	Setting string
-	Logger  *slog.Logger
+	// InlineSetting names the configuration key of Tokens, for messages.
+	InlineSetting string
+	Logger        *slog.Logger
 	// CheckInterval is how often the file's metadata is looked at; default 1s.
 	CheckInterval time.Duration
 	// now is the clock; tests replace it.
@@ -121,10 +123,10 @@ func NewTokens(opts Options) (*Tokens, error) {
 	for i, tok := range opts.Tokens {
 		tok = strings.TrimSpace(tok)
 		if tok == "" {
-			return nil, fmt.Errorf("token %d of the inline list is empty", i+1)
+			return nil, fmt.Errorf("%s: token %d is empty", opts.InlineSetting, i+1)
 		}
 		if err := checkToken(tok); err != nil {
-			return nil, fmt.Errorf("token %d of the inline list: %v", i+1, err)
+			return nil, fmt.Errorf("%s: token %d: %v", opts.InlineSetting, i+1, err)
 		}
 		t.fixed = append(t.fixed, sha256.Sum256([]byte(tok)))
 	}

@@ -13,7 +13,8 @@ import (
 
 // adminHandler serves the admin API (9070).
 func (n *Node) adminHandler(ingressAddr string) http.Handler {
-	return withMetrics(admin.New(n.registry, discovery.NewClient(discovery.ClientOptions{Identity: n.identity}), admin.Options{
+	disc := discovery.NewClient(discovery.ClientOptions{Identity: n.identity, DialContext: n.access.deploymentDialer()})
+	return withMetrics(admin.New(n.registry, disc, admin.Options{
 		Version:         Version,
 		IngressEndpoint: n.ingressEndpoint(ingressAddr),
 		Defaults:        n.defaults,
@@ -23,6 +24,7 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 		Cluster:         clusterInfo{n},
 		Snapshots:       snapshotOps{n},
 		Logger:          n.logger,
+		CheckDeployment: n.access.allow.CheckURI,
 	}))
 }
 

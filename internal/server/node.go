@@ -49,6 +49,7 @@ type Node struct {
 	snaps    *snapshotter // nil without a snapshot repository
 	// identity signs requests to deployments; nil = unsigned.
 	identity *identity.Signer
+	access   *accessControl
 
 	procMu        sync.Mutex
 	procs         []*partition.Processor // by partition; nil where not replicated here
@@ -144,14 +145,17 @@ func (n *Node) start() (Addresses, error) {
 	n.ingressGate.hold = n.cluster == nil
 	n.adminGate.hold = n.cluster == nil
 	var addrs Addresses
+	if n.access, err = newAccessControl(n.opts, n); err != nil {
+		return addrs, err
+	}
 	if n.opts.HasRole(config.RoleHTTPIngress) {
-		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, &n.ingressGate); err != nil {
+		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, n.access.ingress(&n.ingressGate)); err != nil {
 			return addrs, err
 		}
 	}
 	if n.opts.HasRole(config.RoleAdmin) {
 		n.adminGate.health = n.cluster != nil
-		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, &n.adminGate); err != nil {
+		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, n.access.admin(&n.adminGate)); err != nil {
 			return addrs, err
 		}
 	}
@@ -245,6 +249,7 @@ func (n *Node) startWorker(numPartitions uint16, mine []uint16, raftLeadership b
 		ClusterName:        n.opts.ClusterName,
 		DefaultRetryPolicy: n.defaults.RetryPolicy,
 		Identity:           n.identity,
+		DialContext:        n.access.deploymentDialer(),
 	})
 	n.ingress = ingress.New(ingress.Options{
 		Replies:          n.replies,

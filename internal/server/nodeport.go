@@ -55,9 +55,12 @@ func (n *Node) nodeHandler() http.Handler {
 	// Operator endpoints for restatectl, which talks to this port.
 	mux.HandleFunc("GET /v1/partitions", n.servePartitionList)
 	mux.HandleFunc("POST /v1/partitions/{partition}/snapshot", n.servePartitionSnapshot)
-	// Go's profiler, as Restate serves its heap profiles on this port.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	// Go's profiler (Restate serves its heap profiles on this port), only with enable-pprof:
+	// profiles reveal internals and a CPU profile or trace costs CPU while it runs.
+	if n.opts.EnablePprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return grpcOr(mux)
 }
