@@ -217,7 +217,10 @@ func TestCredentialsNeverShown(t *testing.T) {
 	// the tokens or the file's content.
 	tokenFile := filepath.Join(t.TempDir(), "tokens")
 	os.WriteFile(tokenFile, []byte("file-token-value\n"), 0o600)
+	keyFile := filepath.Join(t.TempDir(), "identity.pem")
+	os.WriteFile(keyFile, []byte("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIPEMKEYBODYSECRETx\n-----END PRIVATE KEY-----\n"), 0o600)
 	out, stderr, code := runBinary(t, []string{
+		"RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE=" + keyFile,
 		"RESTATE_ADMIN__AUTH_TOKENS_FILE=" + tokenFile,
 		"RESTATE_ADMIN__AUTH_TOKENS=[inline-token-a, inline-token-b]",
 		"RESTATE_INGRESS__AUTH_TOKENS=inline-token-c",
@@ -225,7 +228,7 @@ func TestCredentialsNeverShown(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--dump-config: exit %d %s", code, stderr)
 	}
-	for _, sec := range []string{"file-token-value", "inline-token-a", "inline-token-b", "inline-token-c"} {
+	for _, sec := range []string{"file-token-value", "inline-token-a", "inline-token-b", "inline-token-c", "PEMKEYBODYSECRET"} {
 		if strings.Contains(out+stderr, sec) {
 			t.Errorf("--dump-config shows %q:\n%s", sec, out)
 		}
