@@ -256,7 +256,7 @@ type promiseListener struct {
 }
 
 func promisePrefix(p uint16, service, key string) []byte {
-	return storage.TableKey(p, storage.TablePromise, storage.U16(service), storage.U16(key))
+	return storage.ObjectPrefix(p, storage.TablePromise, service, key)
 }
 
 func (t *txn) promise(service, key, name string) (*promise, error) {

@@ -1,8 +1,6 @@
 package partition
 
 import (
-	"encoding/binary"
-
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/storage"
@@ -48,10 +46,8 @@ func (p *Processor) ScanState(fn func(service, key string, name, value []byte) b
 	}
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
-		rest := it.Key()[len(prefix):]
-		service, rest, ok1 := cutU16(rest)
-		key, name, ok2 := cutU16(rest)
-		if !ok1 || !ok2 {
+		service, key, name, valid := storage.CutObjectPrefix(it.Key()[len(prefix):])
+		if !valid {
 			continue
 		}
 		if !fn(service, key, append([]byte{}, name...), append([]byte{}, it.Value()...)) {
@@ -64,15 +60,4 @@ func (p *Processor) ScanState(fn func(service, key string, name, value []byte) b
 // ReadJournal returns an invocation's stored journal (empty when none is kept).
 func (p *Processor) ReadJournal(inv ids.InvocationID) ([]Entry, error) {
 	return reader{p: p.id, r: p.db}.journal(inv, 0)
-}
-
-func cutU16(b []byte) (string, []byte, bool) {
-	if len(b) < 2 {
-		return "", nil, false
-	}
-	n := int(binary.BigEndian.Uint16(b))
-	if len(b) < 2+n {
-		return "", nil, false
-	}
-	return string(b[2 : 2+n]), b[2+n:], true
 }

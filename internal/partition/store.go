@@ -59,7 +59,7 @@ func (rd reader) journal(inv ids.InvocationID, n uint32) ([]Entry, error) {
 }
 
 func stateKeyPrefix(p uint16, service, key string) []byte {
-	return storage.TableKey(p, storage.TableState, storage.U16(service), storage.U16(key))
+	return storage.ObjectPrefix(p, storage.TableState, service, key)
 }
 
 func (rd reader) state(service, key string) ([]StateEntry, error) {
@@ -139,7 +139,7 @@ func (t *txn) putMetaU64(name string, v uint64) {
 }
 
 func lockKey(p uint16, service, key string) []byte {
-	return storage.TableKey(p, storage.TableLock, storage.U16(service), storage.U16(key))
+	return storage.ObjectPrefix(p, storage.TableLock, service, key)
 }
 
 func (t *txn) lockHolder(service, key string) (ids.InvocationID, bool, error) {
@@ -160,7 +160,7 @@ func (t *txn) releaseLock(service, key string) {
 }
 
 func inboxPrefix(p uint16, service, key string) []byte {
-	return storage.TableKey(p, storage.TableInbox, storage.U16(service), storage.U16(key))
+	return storage.ObjectPrefix(p, storage.TableInbox, service, key)
 }
 
 func (t *txn) pushInbox(service, key string, seq uint64, inv ids.InvocationID) {

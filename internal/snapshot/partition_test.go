@@ -30,7 +30,7 @@ func fill(t *testing.T, db *storage.DB, p uint16, n int, tag string, applied uin
 	t.Helper()
 	b := db.NewBatch()
 	for i := range n {
-		k := storage.TableKey(p, storage.TableState, storage.U16("svc"), storage.U16(fmt.Sprintf("k%05d", i)))
+		k := storage.ObjectPrefix(p, storage.TableState, "svc", fmt.Sprintf("k%05d", i))
 		if err := b.Set(k, []byte(fmt.Sprintf("%s-%d", tag, i)), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 		t.Fatalf("imported %d keys, want 501", len(got))
 	}
 	for i := range 500 {
-		k := storage.TableKey(3, storage.TableState, storage.U16("svc"), storage.U16(fmt.Sprintf("k%05d", i)))
+		k := storage.ObjectPrefix(3, storage.TableState, "svc", fmt.Sprintf("k%05d", i))
 		if got[string(k)] != fmt.Sprintf("p3-%d", i) {
 			t.Fatalf("key %d = %q", i, got[string(k)])
 		}

@@ -20,8 +20,11 @@ import (
 )
 
 // FormatVersion is written on first open; a release refuses a directory written by a newer
-// format it does not understand.
-const FormatVersion = 1
+// format it does not understand, and upgrades an older one in place when it opens it.
+//
+//	1: service names and object keys with a 16-bit length prefix (wrapped at 64 KiB)
+//	2: the same, with 0xFFFF announcing a 64-bit length (LenPrefixed); see migrate.go
+const FormatVersion = 2
 
 var formatKey = []byte{0x00, 'f', 'o', 'r', 'm', 'a', 't'}
 
@@ -114,12 +117,21 @@ func (db *DB) checkFormat() error {
 	if err != nil {
 		return fmt.Errorf("storage: read format version: %w", err)
 	}
-	defer closer.Close()
 	if len(v) != 4 {
+		closer.Close()
 		return fmt.Errorf("storage: corrupt format version marker in %s", db.dir)
 	}
-	if got := binary.BigEndian.Uint32(v); got > FormatVersion {
+	got := binary.BigEndian.Uint32(v)
+	closer.Close()
+	switch {
+	case got > FormatVersion:
 		return fmt.Errorf("storage: %s was written by a newer release (format %d, this release reads up to %d)", db.dir, got, FormatVersion)
+	case got == 1:
+		if _, err := db.upgradeFromV1(); err != nil {
+			return fmt.Errorf("storage: upgrade %s from format 1: %w", db.dir, err)
+		}
+	case got == 0:
+		return fmt.Errorf("storage: corrupt format version marker in %s (format 0)", db.dir)
 	}
 	return nil
 }
