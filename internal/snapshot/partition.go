@@ -28,13 +28,18 @@ const PartitionDataFile = "partition.kv"
 //	records: uvarint len(key) | key | uvarint len(value) | value             (keys ascending)
 //	end:     0x00 | record count u64 | CRC-32C u32 of every preceding byte
 //
-// Keys are full storage keys; every one must lie in the partition's span.
+// Keys are full storage keys; every one must lie in the partition's span. The file format
+// follows the storage format of the keys it carries: format 1 files hold keys in storage format
+// 1 and are upgraded key by key on import (storage.UpgradeKeyV1); format 2 files hold storage
+// format 2 keys, which a release that reads only format 1 refuses instead of misreading.
 const (
 	kvMagic         = "RGSNAPKV"
-	kvFormatVersion = 1
+	kvFormatVersion = 2
 	kvHeaderLen     = 8 + 4 + 2 + 8
-	// Bounds that keep a corrupt length from turning into a huge allocation.
-	maxKVKeyLen   = 64 << 10
+	// Bounds that keep a corrupt length from turning into a huge allocation. A key holds an
+	// object key and a state name, each as long as a protocol message allows, so keys get the
+	// same bound as values.
+	maxKVKeyLen   = 256 << 20
 	maxKVValueLen = 256 << 20
 )
 
@@ -250,10 +255,10 @@ func (c *crcReader) readN(dst []byte, n uint64) ([]byte, error) {
 
 var errTruncated = errors.New("partition data file is truncated")
 
-// readKV decodes a partition data file of partition p, calling fn for each record, and
-// returns the applied lsn from its header. fn's slices are only valid during the call. The
-// checksum is verified at the end, so callers must not treat the data as valid before readKV
-// returns nil.
+// readKV decodes a partition data file of partition p, calling fn for each record with its key
+// in the current storage format, and returns the applied lsn from its header. fn's slices are
+// only valid during the call. The checksum is verified at the end, so callers must not treat
+// the data as valid before readKV returns nil.
 func readKV(r *bufio.Reader, p uint16, fn func(k, v []byte) error) (uint64, error) {
 	cr := &crcReader{r: r, src: r, crc: crc32.New(castagnoli)}
 	eof := func(err error) error {
@@ -269,8 +274,9 @@ func readKV(r *bufio.Reader, p uint16, fn func(k, v []byte) error) (uint64, erro
 	if string(hdr[:8]) != kvMagic {
 		return 0, errors.New("not a partition data file (bad magic)")
 	}
-	if v := binary.BigEndian.Uint32(hdr[8:]); v != kvFormatVersion {
-		return 0, fmt.Errorf("partition data file format %d is not supported (this release reads %d)", v, kvFormatVersion)
+	version := binary.BigEndian.Uint32(hdr[8:])
+	if version < 1 || version > kvFormatVersion {
+		return 0, fmt.Errorf("partition data file format %d is not supported (this release reads 1 to %d)", version, kvFormatVersion)
 	}
 	if got := binary.BigEndian.Uint16(hdr[12:]); got != p {
 		return 0, fmt.Errorf("partition data file holds partition %d, not %d", got, p)
@@ -309,7 +315,11 @@ func readKV(r *bufio.Reader, p uint16, fn func(k, v []byte) error) (uint64, erro
 		if val, err = cr.readN(val[:0], vl); err != nil {
 			return 0, eof(err)
 		}
-		if err := fn(key, val); err != nil {
+		k := key
+		if version == 1 {
+			k, _ = storage.UpgradeKeyV1(key)
+		}
+		if err := fn(k, val); err != nil {
 			return 0, err
 		}
 		prev = append(prev[:0], key...)
