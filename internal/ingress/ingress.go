@@ -25,6 +25,13 @@ import (
 // MaxBodySize bounds a request body.
 const MaxBodySize = 16 << 20
 
+// MaxRequestTargetLen bounds the request target (path and query, as sent), and with it the
+// object and workflow keys the ingress accepts: a key must fit in the path with its service
+// and handler names, URL-encoded. Longer targets get 414, as Restate's ingress answers them
+// (its HTTP stack refuses URIs over 65534 bytes). Storage handles keys of any length; the
+// limit keeps the ingress from being the way to create ones nobody can address again.
+const MaxRequestTargetLen = 65534
+
 // Dispatcher appends invocation records to the right partition's log.
 type Dispatcher interface {
 	// NumPartitions is the size of the partition table.
@@ -79,6 +86,10 @@ func (s *Server) request(ctx context.Context, p uint16, r *partition.Record, att
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if cors(w, r) {
+		return
+	}
+	if n := len(r.RequestURI); n > MaxRequestTargetLen {
+		writeMessage(w, http.StatusRequestURITooLong, fmt.Sprintf("the request URI is %d bytes, the limit is %d bytes (object and workflow keys must fit in it)", n, MaxRequestTargetLen))
 		return
 	}
 	if s.sem != nil {
