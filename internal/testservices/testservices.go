@@ -159,6 +159,7 @@ func Start(bidirectional bool) (*Endpoint, error) {
 		Bind(restate.Reflect(Failing{Rec: rec})).
 		Bind(restate.Reflect(Sleeper{Rec: rec})).
 		Bind(restate.Reflect(Counter{})).
+		Bind(restate.Reflect(KeyProxy{})).
 		Bind(restate.Reflect(Marker{Rec: rec}))
 	h, err := r.Handler()
 	if err != nil {
