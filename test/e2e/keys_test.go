@@ -1,13 +1,19 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/restatego/restate/internal/storage"
 	"github.com/restatego/restate/internal/testservices"
 )
 
@@ -121,4 +127,92 @@ func stateRows(t *testing.T, admin string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// TestFormat1DatabaseUpgradedAtStart turns a database into storage format 1 (the layout
+// releases with 16-bit key lengths wrote) and restarts the server on it: an object key of
+// exactly 0xFFFF bytes, the one length the two formats read differently, keeps its state.
+func TestFormat1DatabaseUpgradedAtStart(t *testing.T) {
+	s := startServer(t)
+	ep := startEndpoint(t, true)
+	s.Register(t, ep.URL)
+
+	key := strings.Repeat("k", 0xFFFF)
+	if r := s.Call(t, "/KeyProxy/Add", testservices.KeyedDelta{Key: key, Delta: 4}); r.Status != 200 || string(r.Body) != "4" {
+		t.Fatalf("add: %d %.200s", r.Status, r.Body)
+	}
+	if r := s.Call(t, "/Counter/victim1/Add", 5); r.Status != 200 || string(r.Body) != "5" {
+		t.Fatalf("victim add: %d %s", r.Status, r.Body)
+	}
+	s.Stop()
+
+	dbs, _ := filepath.Glob(filepath.Join(s.Dir, "data", "*", "db"))
+	if len(dbs) != 1 {
+		t.Fatalf("database directories: %v", dbs)
+	}
+	if n := downgradeToFormat1(t, dbs[0]); n == 0 {
+		t.Fatal("no key needed downgrading: the test would prove nothing")
+	}
+
+	s.Start()
+	eventually(t, 20*time.Second, func() error {
+		if r := s.Call(t, "/KeyProxy/Get", key); r.Status != 200 || string(r.Body) != "4" {
+			return fmt.Errorf("get after upgrade: %d %.200s, want 4", r.Status, r.Body)
+		}
+		return nil
+	})
+	if r := s.Call(t, "/Counter/victim1/Get", nil); r.Status != 200 || string(r.Body) != "5" {
+		t.Fatalf("victim get after upgrade: %d %s", r.Status, r.Body)
+	}
+	if rows, want := stateRows(t, s.Admin), []string{"65535/count", "victim1/count"}; fmt.Sprint(rows) != fmt.Sprint(want) {
+		t.Fatalf("state rows after upgrade: %v, want %v", rows, want)
+	}
+}
+
+// downgradeToFormat1 rewrites the object-scoped keys of the database at dir in format 1's
+// layout (u16 length only) and sets its format marker to 1. It returns how many keys changed.
+func downgradeToFormat1(t *testing.T, dir string) int {
+	t.Helper()
+	db, err := storage.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	b := db.NewBatch()
+	defer b.Close()
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{0x01}, UpperBound: []byte{0x02}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		switch k[3] {
+		case storage.TableState, storage.TableLock, storage.TableInbox, storage.TablePromise:
+		default:
+			continue
+		}
+		service, key, rest, valid := storage.CutObjectPrefix(k[4:])
+		if !valid || (len(service) < 0xFFFF && len(key) < 0xFFFF) {
+			continue
+		}
+		old := append([]byte{}, k[:4]...)
+		for _, c := range []string{service, key} {
+			old = binary.BigEndian.AppendUint16(old, uint16(len(c)))
+			old = append(old, c...)
+		}
+		old = append(old, rest...)
+		_ = b.Set(old, it.Value(), nil)
+		_ = b.Delete(k, nil)
+		n++
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The marker is the key 0x00 "format".
+	_ = b.Set([]byte("\x00format"), binary.BigEndian.AppendUint32(nil, 1), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
