@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 )
@@ -229,6 +230,7 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 	}
 	cc, err := grpc.NewClient(target(addr),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(reconnectParams),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{}), grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
 		return nil, err
@@ -239,6 +241,16 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 
 func (c *Client) outgoing(ctx context.Context) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "x-node-id", fmt.Sprint(c.self))
+}
+
+// reconnectParams bound how long a connection to a peer that went away stays down once the
+// peer is back. gRPC's default backoff grows to two minutes (1s, 1.6s, 2.6s, 4.1s, ...), so
+// a node restarted after a few seconds would not hear from its peers, the metadata and
+// partition leaders among them, for seconds more; peers are few and on a LAN, so retrying
+// often is cheap.
+var reconnectParams = grpc.ConnectParams{
+	Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: maxStreamBackoff},
+	MinConnectTimeout: 2 * time.Second,
 }
 
 // Call invokes method on node and returns its answer.
@@ -302,6 +314,11 @@ func (c *Client) Close() {
 	c.mu.Unlock()
 }
 
+// maxStreamBackoff caps the pause between attempts to open a peer's stream. A peer that comes
+// back must hear from its leaders within a heartbeat or two: until it does, it does not know
+// them and cannot serve (a restarted node waits for the metadata leader before anything).
+const maxStreamBackoff = 100 * time.Millisecond
+
 type sender struct {
 	c     *Client
 	node  uint64
@@ -335,9 +352,7 @@ func (s *sender) run() {
 		if stream == nil {
 			cancel()
 			s.drainFor(backoff)
-			if backoff < time.Second {
-				backoff *= 2
-			}
+			backoff = min(2*backoff, maxStreamBackoff)
 			continue
 		}
 		backoff = 50 * time.Millisecond

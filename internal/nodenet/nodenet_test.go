@@ -105,3 +105,55 @@ func TestCallStreamAndFaults(t *testing.T) {
 		t.Fatal("a blocked peer's call went through")
 	}
 }
+
+// TestStreamReachesReturningPeer keeps streaming to a peer that is down for longer than
+// gRPC's default reconnect backoff takes to grow past a second, then starts it: raft traffic
+// must reach it within a heartbeat or two of its return, not after the backoff runs out.
+func TestStreamReachesReturningPeer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // the peer is down: connections to addr are refused
+
+	c := NewClient(7, func(n uint64) (string, bool) { return "http://" + addr + "/", n == 1 }, nil)
+	defer c.Close()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				c.Stream(1, []byte("heartbeat"))
+			}
+		}
+	}()
+	time.Sleep(5 * time.Second) // gRPC's default backoff: 1s, 1.6s, 2.6s, then 4.1s
+
+	got := make(chan struct{}, 1)
+	s := NewServer()
+	s.HandleStream(func(from uint64, p []byte) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	})
+	if ln, err = net.Listen("tcp", addr); err != nil {
+		t.Skipf("the peer's port was taken meanwhile: %v", err)
+	}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: s, Protocols: &protocols}
+	go srv.Serve(ln)
+	defer srv.Close()
+	back := time.Now()
+	select {
+	case <-got:
+		t.Logf("first payload %s after the peer came back", time.Since(back).Round(time.Millisecond))
+	case <-time.After(time.Second):
+		t.Fatalf("no payload reached the peer within 1s of its return")
+	}
+}
