@@ -44,6 +44,12 @@ type Options struct {
 	// OnRemovedPartitions hears about partitions this node no longer serves: requests for
 	// them go to their replicas (its raft replica keeps voting until it is removed).
 	OnRemovedPartitions func(partitions []uint16)
+	// ReadyToLead tells whether node's replica of partition p has applied the partition's log
+	// as far as this node's (its leader's) has. Leadership is handed back to a preferred
+	// leader only when it has: a replica still applying what it missed while it was down
+	// would stall the partition until it caught up. Nil: raft's own view of the replica's log
+	// decides alone.
+	ReadyToLead func(ctx context.Context, node uint64, p uint16) bool
 }
 
 // Cluster is this node's membership in the cluster.
@@ -373,15 +379,26 @@ func (c *Cluster) everyLedPartition(interval time.Duration, fn func(p int, want 
 }
 
 // balanceLeaders hands leadership of each partition this node leads to the partition's
-// preferred leader (its first replica) when that one is up, so leaders stay spread.
+// preferred leader (its first replica) when that one is up and caught up, so leaders stay
+// spread.
 func (c *Cluster) balanceLeaders() {
 	c.everyLedPartition(3*time.Second, func(p int, want []uint64, g *multiraft.Group, st raft.Status) {
 		if want[0] == c.opts.NodeID {
 			return
 		}
-		if pr, ok := st.Progress[want[0]]; ok && pr.RecentActive && pr.Match+10 >= st.HardState.GetCommit() {
-			g.TransferLeadership(want[0])
+		pr, ok := st.Progress[want[0]]
+		if !ok || !pr.RecentActive || pr.Match+10 < st.HardState.GetCommit() {
+			return
 		}
+		if c.opts.ReadyToLead != nil {
+			ctx, cancel := context.WithTimeout(c.ctx, time.Second)
+			ready := c.opts.ReadyToLead(ctx, want[0], uint16(p))
+			cancel()
+			if !ready {
+				return
+			}
+		}
+		g.TransferLeadership(want[0])
 	})
 }
 
