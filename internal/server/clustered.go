@@ -53,6 +53,7 @@ func (n *Node) newCluster() error {
 		LeaderObserver:      n.onPartitionLeader,
 		OnNewPartitions:     n.addPartitions,
 		OnRemovedPartitions: n.retirePartitions,
+		ReadyToLead:         n.readyToLead,
 	})
 	n.cluster.Server.Handle(methodSubmit, n.handleSubmit)
 	n.cluster.Server.Handle(methodPartitionStatus, n.handlePartitionStatus)
@@ -76,6 +77,7 @@ func (n *Node) bootstrapCluster() error {
 	}
 	n.meta = n.cluster.Meta
 	n.log = n.cluster.Log
+	n.health.joined.Store(true)
 	return n.startWorker(table.NumPartitions, mine, true)
 }
 
@@ -201,6 +203,22 @@ func (n *Node) handlePartitionStatus(ctx context.Context, from uint64, body []by
 	return json.Marshal(v)
 }
 
+// readyToLead tells whether node's processor of partition p applied the partition's log as
+// far as this node's has (within lagSlack), asking the node.
+func (n *Node) readyToLead(ctx context.Context, node uint64, p uint16) bool {
+	proc := n.proc(p)
+	if proc == nil {
+		return false
+	}
+	mine := proc.AppliedLSN()
+	out, err := n.cluster.Client.Call(ctx, node, methodPartitionStatus, binary.BigEndian.AppendUint16(nil, p))
+	var v partitionView
+	if err != nil || json.Unmarshal(out, &v) != nil {
+		return false
+	}
+	return v.Applied+lagSlack >= mine
+}
+
 // remotePartitionView asks the partition's replicas, for a node that does not replicate it.
 func (n *Node) remotePartitionView(ctx context.Context, p uint16, replicas []uint64) partitionView {
 	for _, r := range replicas {
@@ -232,6 +250,50 @@ func (n *Node) forwardSubmit(ctx context.Context, p uint16, r *partition.Record)
 		return nil
 	}
 	return fmt.Errorf("no replica of partition %d accepted the record: %w", p, lastErr)
+}
+
+// submitOnce makes one attempt at appending r to partition p's log. A replica acknowledges
+// a record once it applied it, so a replica still applying what it missed (a node that came
+// back) would hold the request until it caught up: it hands the record to the partition's
+// leader instead, which acknowledges it as soon as it is committed.
+func (n *Node) submitOnce(ctx context.Context, p uint16, r *partition.Record) error {
+	proc := n.proc(p)
+	if proc == nil {
+		return n.forwardSubmit(ctx, p, r)
+	}
+	if leader, _ := n.cluster.Log.Leader(p); leader != 0 && leader != uint64(n.nodeID) && n.replicaBehind(p, proc.AppliedLSN()) {
+		return n.submitTo(ctx, leader, p, r)
+	}
+	return proc.Submit(ctx, r)
+}
+
+// lagSlack is how many log positions a replica may trail its log's commit point and still
+// count as caught up: under load every replica trails by the records in flight.
+const lagSlack = 16
+
+// replicaBehind tells whether this node's replica of partition p, whose processor applied up
+// to applied, has not caught up with its log: no leader heard from yet, committed entries
+// raft has not handed over yet, or records handed over that the processor has not applied.
+func (n *Node) replicaBehind(p uint16, applied uint64) bool {
+	g := n.cluster.Log.Group(p)
+	if g == nil {
+		return false
+	}
+	st := g.Status()
+	if st.Lead == 0 || st.Applied+lagSlack < st.HardState.GetCommit() {
+		return true
+	}
+	return applied+lagSlack < n.cluster.Log.Tail(p)
+}
+
+// submitTo sends a record to the node that leads its partition.
+func (n *Node) submitTo(ctx context.Context, node uint64, p uint16, r *partition.Record) error {
+	body := binary.BigEndian.AppendUint16(nil, p)
+	body = append(body, r.Encode()...)
+	if _, err := n.cluster.Client.Call(ctx, node, methodSubmit, body); err != nil {
+		return fmt.Errorf("partition %d: leader %d did not accept the record: %w", p, node, err)
+	}
+	return nil
 }
 
 func (n *Node) handleSubmit(ctx context.Context, from uint64, body []byte) ([]byte, error) {

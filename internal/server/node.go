@@ -59,7 +59,8 @@ type Node struct {
 	pendingPartitions []uint16
 	procCancel        map[uint16]context.CancelFunc
 
-	ready       atomic.Bool
+	ready       atomic.Bool // the worker started (set last in startWorker)
+	health      healthState
 	addrs       Addresses
 	ingressGate gate
 	space       *storage.SpaceGuard // refuses new work while the disk is nearly full
@@ -504,11 +505,7 @@ func (d dispatcher) Submit(ctx context.Context, p uint16, r *partition.Record) e
 		// follower forwarded to a leader which died or is handing leadership over. Give each
 		// attempt a bounded time instead of waiting for the log's own timeout.
 		actx, cancel := context.WithTimeout(ctx, submitAttemptTimeout)
-		if proc := d.n.proc(p); proc != nil {
-			err = proc.Submit(actx, r)
-		} else {
-			err = d.n.forwardSubmit(actx, p, r)
-		}
+		err = d.n.submitOnce(actx, p, r)
 		cancel()
 		if err == nil || ctx.Err() != nil {
 			return err

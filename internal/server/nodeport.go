@@ -1,17 +1,15 @@
 package server
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/pprof"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/restatego/restate/internal/nodenet"
 )
 
-// nodeHandler serves the node port (5122): /health with the node's identity and /metrics.
+// nodeHandler serves the node port (5122): /health with the node's identity and state, and
+// /metrics.
 func (n *Node) nodeHandler() http.Handler {
 	mux := http.NewServeMux()
 	grpcOr := func(h http.Handler) http.Handler {
@@ -23,33 +21,7 @@ func (n *Node) nodeHandler() http.Handler {
 			h.ServeHTTP(w, r)
 		})
 	}
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
-		leaders := 0
-		for _, p := range n.localProcs() {
-			if p.IsLeader() {
-				leaders++
-			}
-		}
-		status := "Alive"
-		if !n.ready.Load() {
-			status = "StartingUp"
-		}
-		body := map[string]any{
-			"status":                 status,
-			"node_id":                fmt.Sprintf("N%d:1", n.nodeID),
-			"node_name":              n.opts.NodeName,
-			"cluster_name":           n.opts.ClusterName,
-			"roles":                  n.opts.Roles,
-			"age":                    time.Since(n.started).Round(time.Second).String(),
-			"admin_status":           "Ready",
-			"worker_status":          "Ready",
-			"log_server_status":      "Ready",
-			"metadata_server_status": "Member",
-			"partitions_led":         leaders,
-		}
-		w.Header().Set("content-type", "application/json")
-		_ = json.NewEncoder(w).Encode(body)
-	})
+	mux.HandleFunc("GET /health", n.serveHealth)
 	mux.Handle("GET /metrics", promhttp.Handler())
 	mux.HandleFunc("GET /debug/partitions/{partition}/digest", n.servePartitionDigest)
 	// Operator endpoints for restatectl, which talks to this port.
