@@ -380,10 +380,13 @@ func (c *Cluster) everyLedPartition(interval time.Duration, fn func(p int, want 
 
 // balanceLeaders hands leadership of each partition this node leads to the partition's
 // preferred leader (its first replica) when that one is up and caught up, so leaders stay
-// spread.
+// spread. It hands over one partition at a time: a partition pauses while its leader changes
+// (the new leader announces itself and restarts the running invocations), and a node that
+// came back would otherwise take all its partitions in the same moment.
 func (c *Cluster) balanceLeaders() {
-	c.everyLedPartition(3*time.Second, func(p int, want []uint64, g *multiraft.Group, st raft.Status) {
-		if want[0] == c.opts.NodeID {
+	var last time.Time
+	c.everyLedPartition(time.Second, func(p int, want []uint64, g *multiraft.Group, st raft.Status) {
+		if want[0] == c.opts.NodeID || time.Since(last) < balanceSpacing {
 			return
 		}
 		pr, ok := st.Progress[want[0]]
@@ -399,8 +402,12 @@ func (c *Cluster) balanceLeaders() {
 			}
 		}
 		g.TransferLeadership(want[0])
+		last = time.Now()
 	})
 }
+
+// balanceSpacing is the least time between two leadership hand-overs by one node.
+const balanceSpacing = time.Second
 
 // ---- joining ----
 

@@ -77,6 +77,7 @@ func (n *Node) bootstrapCluster() error {
 	}
 	n.meta = n.cluster.Meta
 	n.log = n.cluster.Log
+	n.health.joinedAt.Store(time.Now().UnixNano())
 	n.health.joined.Store(true)
 	return n.startWorker(table.NumPartitions, mine, true)
 }

@@ -26,9 +26,13 @@ const (
 // that served once reports a later outage (a partition without a majority) on its requests,
 // not by dropping out of its load balancer.
 type healthState struct {
-	// joined: a cluster node reached the metadata quorum and read the partition table.
-	joined atomic.Bool
-	// serving: the ingress takes requests and every partition it routes to has a leader.
+	// joined: a cluster node reached the metadata quorum and read the partition table, at
+	// joinedAt (unix nanoseconds).
+	joined   atomic.Bool
+	joinedAt atomic.Int64
+	// serving: the ingress takes requests and every partition it routes to has a leader (or
+	// an election's worth of time passed: a partition without a majority must not keep the
+	// node from serving the others).
 	serving atomic.Bool
 	// caughtUp: every partition processor on the node applied its log up to what is
 	// committed (a single node's processors replayed it and lead).
@@ -98,7 +102,7 @@ func (n *Node) describe(ctx context.Context) nodeIdentity {
 	if worker && !n.health.caughtUp.Load() && n.partitionsCaughtUp() {
 		n.health.caughtUp.Store(true)
 	}
-	if worker && !n.health.serving.Load() && n.partitionsLed() {
+	if worker && !n.health.serving.Load() && (n.partitionsLed() || n.leaderlessTooLong()) {
 		n.health.serving.Store(true)
 	}
 	if n.health.serving.Load() {
@@ -180,6 +184,13 @@ func (n *Node) partitionsLed() bool {
 		}
 	}
 	return true
+}
+
+// leaderlessTooLong tells whether a cluster node has waited longer for its partitions' leaders
+// than a request would (noLeaderPatience): the partitions still without one lack a majority.
+func (n *Node) leaderlessTooLong() bool {
+	at := n.health.joinedAt.Load()
+	return n.cluster != nil && at != 0 && time.Since(time.Unix(0, at)) > noLeaderPatience
 }
 
 // partitionsCaughtUp tells whether every processor on the node applied its log up to what the
