@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/restatego/restate/internal/metadata"
@@ -62,6 +63,8 @@ type Cluster struct {
 	Host   *multiraft.Host
 	Meta   *metadata.RaftStore
 	Log    *replog.Log
+	// meta publishes Meta to the network handlers, which run while Start opens it.
+	meta atomic.Pointer[metadata.RaftStore]
 
 	mu         sync.RWMutex
 	addrs      map[uint64]string
@@ -157,6 +160,7 @@ func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) 
 	if err != nil {
 		return nil, nil, err
 	}
+	c.meta.Store(c.Meta)
 	// Learn peer addresses as soon as the local copy of the metadata is replayed: a restarted
 	// node needs them to answer the leader before it can do anything else.
 	go c.watchNodes()
@@ -475,7 +479,8 @@ func isRefusal(err error) bool {
 
 // handleJoin adds a node to the metadata quorum; followers forward to the metadata leader.
 func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]byte, error) {
-	if c.Meta == nil {
+	meta := c.meta.Load() // Start may still be opening it
+	if meta == nil {
 		return nil, errors.New("cluster: this node is not part of a cluster yet")
 	}
 	var req joinRequest
@@ -485,7 +490,7 @@ func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]b
 	if req.ClusterName != c.opts.ClusterName {
 		return nil, refusalError{fmt.Sprintf("node %q is configured for cluster %q but this node belongs to cluster %q", req.Node.Name, req.ClusterName, c.opts.ClusterName)}
 	}
-	leader, _ := c.Meta.Leader()
+	leader, _ := meta.Leader()
 	if leader != c.opts.NodeID {
 		if leader == 0 {
 			return nil, errors.New("cluster: no metadata leader yet")
@@ -497,7 +502,7 @@ func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]b
 	// disk: the leader still believes it holds what it acknowledged, so it is removed and
 	// added again, which makes the leader send it everything from the start.
 	member := false
-	for _, m := range c.Meta.Members() {
+	for _, m := range meta.Members() {
 		if m == req.Node.ID {
 			member = true
 		}
@@ -513,11 +518,11 @@ func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]b
 	}
 	if member {
 		c.logger.Warn("a member rejoins without its data; re-adding it", "node", req.Node.ID)
-		if err := c.Meta.RemoveMember(ctx, req.Node.ID); err != nil {
+		if err := meta.RemoveMember(ctx, req.Node.ID); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.Meta.AddMember(ctx, req.Node.ID, req.Node.Address); err != nil {
+	if err := meta.AddMember(ctx, req.Node.ID, req.Node.Address); err != nil {
 		return nil, err
 	}
 	out := joinResponse{Nodes: map[uint64]string{}, Rejoined: rejoined}
