@@ -21,7 +21,7 @@ import (
 // forward to the partitions' current leaders, as Restate's does at once.
 const (
 	restartGapBudget   = 1500 * time.Millisecond
-	restartServeBudget = 3 * time.Second
+	restartServeBudget = 4 * time.Second
 	restartWatch       = 10 * time.Second
 	// restartDownTime is long enough for gRPC's default reconnect backoff to reach seconds
 	// and for the node to miss thousands of records.
