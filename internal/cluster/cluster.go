@@ -65,6 +65,8 @@ type Cluster struct {
 	Log    *replog.Log
 	// meta publishes Meta to the network handlers, which run while Start opens it.
 	meta atomic.Pointer[metadata.RaftStore]
+	// registered: the node reached the metadata quorum and is in the nodes configuration.
+	registered atomic.Bool
 
 	mu         sync.RWMutex
 	addrs      map[uint64]string
@@ -119,6 +121,10 @@ func (c *Cluster) learn(node uint64, addr string) {
 	c.mu.Unlock()
 }
 
+// Registered reports whether the node reached the metadata quorum and is a member of the
+// nodes configuration; it stays true once it was.
+func (c *Cluster) Registered() bool { return c.registered.Load() }
+
 // Start provisions or joins the cluster and opens the partitions this node replicates. It
 // returns the partition table and the partitions replicated here.
 func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) {
@@ -170,6 +176,7 @@ func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) 
 	if err := c.register(ctx); err != nil {
 		return nil, nil, err
 	}
+	c.registered.Store(true)
 	table, err := c.partitionTable(ctx)
 	if err != nil {
 		return nil, nil, err

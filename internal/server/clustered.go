@@ -342,11 +342,15 @@ func (n *Node) handleDeliver(ctx context.Context, from uint64, body []byte) ([]b
 // becomes ready in moments) holds requests until it is; a cluster node, which may wait for
 // its peers for a long time, answers 503.
 type gate struct {
-	h      atomic.Pointer[http.Handler]
-	health bool // answer GET /health with 200 even before (the admin API's liveness)
-	hold   bool
-	once   sync.Once
-	ready  chan struct{}
+	h atomic.Pointer[http.Handler]
+	// inCluster, when set, answers GET /health before the handler is installed: 200 once the
+	// node reached the metadata quorum and is a member (the admin API's readiness while a new
+	// cluster waits for its other nodes, which may only start once this one is healthy), 503
+	// before.
+	inCluster func() bool
+	hold      bool
+	once      sync.Once
+	ready     chan struct{}
 }
 
 func (g *gate) init() { g.once.Do(func() { g.ready = make(chan struct{}) }) }
@@ -371,7 +375,13 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(*h).ServeHTTP(w, r)
 		return
 	}
-	if g.health && r.URL.Path == "/health" {
+	if g.inCluster != nil && r.URL.Path == "/health" {
+		if !g.inCluster() {
+			w.Header().Set("content-type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"message":"the node is starting: it has not reached the metadata quorum yet"}`))
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}

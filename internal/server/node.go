@@ -155,7 +155,9 @@ func (n *Node) start() (Addresses, error) {
 		}
 	}
 	if n.opts.HasRole(config.RoleAdmin) {
-		n.adminGate.health = n.cluster != nil
+		if n.cluster != nil {
+			n.adminGate.inCluster = n.cluster.Registered
+		}
 		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, n.access.admin(&n.adminGate)); err != nil {
 			return addrs, err
 		}
