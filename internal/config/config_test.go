@@ -997,3 +997,38 @@ func TestRequestIdentitySettings(t *testing.T) {
 		t.Errorf("zero expiration: %v", err)
 	}
 }
+
+func TestTLSSettings(t *testing.T) {
+	o, _ := mustLoad(t, nil, []string{
+		"RESTATE_TLS_CERT_FILE=/c/node.pem", "RESTATE_TLS_KEY_FILE=/c/node-key.pem", "RESTATE_TLS_CA_FILE=/c/ca.pem",
+		"RESTATE_INGRESS__TLS_CERT_FILE=/c/in.pem", "RESTATE_INGRESS__TLS_KEY_FILE=/c/in-key.pem",
+	})
+	if got := o.IngressTLS(); got != (TLSPair{"/c/in.pem", "/c/in-key.pem"}) {
+		t.Errorf("ingress pair %+v", got)
+	}
+	if got := o.AdminTLS(); got != (TLSPair{"/c/node.pem", "/c/node-key.pem"}) {
+		t.Errorf("admin pair %+v, want the node's", got)
+	}
+	if o.AdvertisedAddress != "https://127.0.0.1:5122/" || o.MetadataClient.Addresses[0] != "https://127.0.0.1:5122/" {
+		t.Errorf("default addresses did not follow TLS: %q %q", o.AdvertisedAddress, o.MetadataClient.Addresses)
+	}
+	plain, _ := mustLoad(t, nil, nil)
+	if plain.IngressTLS().Enabled() || plain.NodeTLS().Enabled() || plain.AdvertisedAddress != "http://127.0.0.1:5122/" {
+		t.Errorf("TLS is on by default: %+v", plain)
+	}
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"RESTATE_TLS_CERT_FILE=/c.pem"}, "tls-cert-file and tls-key-file must be set together"},
+		{[]string{"RESTATE_ADMIN__TLS_KEY_FILE=/k.pem"}, "admin.tls-cert-file and admin.tls-key-file"},
+		{[]string{"RESTATE_TLS_CA_FILE=/ca.pem"}, "tls-ca-file (mutual TLS between nodes) needs tls-cert-file"},
+		{[]string{"RESTATE_TLS_CERT_FILE=/c.pem", "RESTATE_TLS_KEY_FILE=/k.pem", "RESTATE_ADVERTISED_ADDRESS=http://n1:5122/"}, `advertised-address "http://n1:5122/" must use https://`},
+		{[]string{"RESTATE_TLS_CERT_FILE=/c.pem", "RESTATE_TLS_KEY_FILE=/k.pem", "RESTATE_ADVERTISED_ADDRESS=https://n1:5122/", "RESTATE_METADATA_CLIENT__ADDRESSES=[http://n1:5122/]"}, `metadata-client.addresses entry "http://n1:5122/" must use https://`},
+	} {
+		_, _, err := Load(nil, c.env)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err %v, want it to contain %q", c.env, err, c.want)
+		}
+	}
+}

@@ -72,6 +72,9 @@ var fieldList = []*field{
 	{key: "default-replication", set: setReplication, dump: func(o *Options) (string, bool) {
 		return strconv.Itoa(o.DefaultReplication), true
 	}},
+	stringField("tls-cert-file", func(o *Options) *string { return &o.TLSCertFile }, nil, true),
+	stringField("tls-key-file", func(o *Options) *string { return &o.TLSKeyFile }, nil, true),
+	stringField("tls-ca-file", func(o *Options) *string { return &o.TLSCAFile }, nil, true),
 	durationField("shutdown-timeout", func(o *Options) *time.Duration { return &o.ShutdownTimeout }, true),
 	byteSizeField("min-free-disk-space", func(o *Options) *uint64 { return &o.MinFreeDiskSpace }),
 	stringField("log-filter", func(o *Options) *string { return &o.LogFilter }, nil, false),
@@ -104,6 +107,8 @@ var fieldList = []*field{
 	stringField("admin.bind-address", func(o *Options) *string { return &o.Admin.BindAddress }, bindAddress, false),
 	stringField("admin.advertised-admin-endpoint", func(o *Options) *string { return &o.Admin.AdvertisedAdminEndpoint }, advertisedAddress, true),
 	alias(stringField("admin.advertised-address", func(o *Options) *string { return &o.Admin.AdvertisedAdminEndpoint }, advertisedAddress, true)),
+	stringField("admin.tls-cert-file", func(o *Options) *string { return &o.Admin.TLSCertFile }, nil, true),
+	stringField("admin.tls-key-file", func(o *Options) *string { return &o.Admin.TLSKeyFile }, nil, true),
 	durationField("admin.log-trim-check-interval", func(o *Options) *time.Duration { return &o.Admin.LogTrimCheckInterval }, true),
 	intField("admin.concurrent-api-requests-limit", func(o *Options) *int { return &o.Admin.ConcurrentAPIRequestsLimit }),
 	atLeastBytes(byteSizeField("admin.query-engine.memory-size", func(o *Options) *uint64 { return &o.Admin.QueryEngine.MemorySize }),
@@ -115,6 +120,8 @@ var fieldList = []*field{
 	stringField("ingress.bind-address", func(o *Options) *string { return &o.Ingress.BindAddress }, bindAddress, false),
 	stringField("ingress.advertised-ingress-endpoint", func(o *Options) *string { return &o.Ingress.AdvertisedIngressEndpoint }, advertisedAddress, true),
 	alias(stringField("ingress.advertised-address", func(o *Options) *string { return &o.Ingress.AdvertisedIngressEndpoint }, advertisedAddress, true)),
+	stringField("ingress.tls-cert-file", func(o *Options) *string { return &o.Ingress.TLSCertFile }, nil, true),
+	stringField("ingress.tls-key-file", func(o *Options) *string { return &o.Ingress.TLSKeyFile }, nil, true),
 	intField("ingress.concurrent-api-requests-limit", func(o *Options) *int { return &o.Ingress.ConcurrentAPIRequestsLimit }),
 	stringField("ingress.auth-tokens-file", func(o *Options) *string { return &o.Ingress.AuthTokensFile }, nil, true),
 	secretListField("ingress.auth-tokens", func(o *Options) *[]Secret { return &o.Ingress.AuthTokens }),

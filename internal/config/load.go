@@ -89,6 +89,9 @@ func Load(args []string, environ []string) (*Options, []string, error) {
 		l.opts.Worker.Invoker.RequestIdentityPrivateKeyPEMFile = p
 		l.opts.TopLevelRequestIdentityPrivateKeyPEMFile = ""
 	}
+	if err := l.opts.checkTLS(); err != nil {
+		return nil, nil, err
+	}
 	if so := l.opts.Worker.Snapshots; so.Destination == "" && (so.SnapshotIntervalNumRecords > 0 || so.SnapshotInterval > 0 || so.NumRetained > 0) {
 		l.warn("worker.snapshots: snapshot-interval, snapshot-interval-num-records and num-retained have no effect without worker.snapshots.destination")
 	}

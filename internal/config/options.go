@@ -10,8 +10,11 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -66,6 +69,11 @@ type Options struct {
 	// MinFreeDiskSpace is min-free-disk-space: below this much free space on the file system
 	// holding base-dir the node refuses new work (reads go on), 128 MiB; 0 turns the check off.
 	MinFreeDiskSpace uint64
+	// TLS of the node port and default of the ingress and admin listeners; with TLSCAFile
+	// the node port requires client certificates of that CA (mutual TLS between nodes).
+	TLSCertFile string // tls-cert-file, "" = plain HTTP
+	TLSKeyFile  string // tls-key-file
+	TLSCAFile   string // tls-ca-file, "" = the system's roots, no client certificates
 	// DefaultRetryPolicy is the default-retry-policy table for invocations.
 	DefaultRetryPolicy InvocationRetryPolicy
 
@@ -113,6 +121,8 @@ type MetadataClientOptions struct {
 type AdminOptions struct {
 	BindAddress                string             // bind-address, "0.0.0.0:9070"
 	AdvertisedAdminEndpoint    string             // advertised-admin-endpoint (or advertised-address), "" = derived
+	TLSCertFile                string             // tls-cert-file, "" = the top-level tls-cert-file
+	TLSKeyFile                 string             // tls-key-file, "" = the top-level tls-key-file
 	LogTrimCheckInterval       time.Duration      // log-trim-check-interval, 1h
 	ConcurrentAPIRequestsLimit int                // concurrent-api-requests-limit, 0 = unlimited
 	QueryEngine                QueryEngineOptions // [admin.query-engine]
@@ -136,6 +146,8 @@ type QueryEngineOptions struct {
 type IngressOptions struct {
 	BindAddress                string // bind-address, "0.0.0.0:8080"
 	AdvertisedIngressEndpoint  string // advertised-ingress-endpoint (or advertised-address), "" = derived
+	TLSCertFile                string // tls-cert-file, "" = the top-level tls-cert-file
+	TLSKeyFile                 string // tls-key-file, "" = the top-level tls-key-file
 	ConcurrentAPIRequestsLimit int    // concurrent-api-requests-limit, 0 = unlimited
 	// AuthTokensFile and AuthTokens turn on bearer-token authentication of the ingress
 	// (auth-tokens-file, auth-tokens), like the admin API's.
@@ -270,4 +282,65 @@ func (o *Options) HasRole(role string) bool {
 		}
 	}
 	return false
+}
+
+// TLSPair is a certificate and key file; empty means plain HTTP.
+type TLSPair struct{ CertFile, KeyFile string }
+
+// Enabled tells whether the listener speaks TLS.
+func (p TLSPair) Enabled() bool { return p.CertFile != "" }
+
+// NodeTLS is the node port's pair, also the certificate nodes present to each other.
+func (o *Options) NodeTLS() TLSPair { return TLSPair{o.TLSCertFile, o.TLSKeyFile} }
+
+// IngressTLS is the ingress listener's pair: its own, else the node's.
+func (o *Options) IngressTLS() TLSPair {
+	if o.Ingress.TLSCertFile != "" {
+		return TLSPair{o.Ingress.TLSCertFile, o.Ingress.TLSKeyFile}
+	}
+	return o.NodeTLS()
+}
+
+// AdminTLS is the admin listener's pair: its own, else the node's.
+func (o *Options) AdminTLS() TLSPair {
+	if o.Admin.TLSCertFile != "" {
+		return TLSPair{o.Admin.TLSCertFile, o.Admin.TLSKeyFile}
+	}
+	return o.NodeTLS()
+}
+
+// checkTLS requires complete pairs, and https:// node addresses when the node port speaks
+// TLS. The built-in http:// defaults follow the node port's scheme by themselves.
+func (o *Options) checkTLS() error {
+	for _, k := range []struct {
+		prefix    string
+		cert, key string
+	}{{"", o.TLSCertFile, o.TLSKeyFile}, {"ingress.", o.Ingress.TLSCertFile, o.Ingress.TLSKeyFile}, {"admin.", o.Admin.TLSCertFile, o.Admin.TLSKeyFile}} {
+		if (k.cert == "") != (k.key == "") {
+			return fmt.Errorf("%stls-cert-file and %stls-key-file must be set together", k.prefix, k.prefix)
+		}
+	}
+	if o.TLSCAFile != "" && o.TLSCertFile == "" {
+		return errors.New("tls-ca-file (mutual TLS between nodes) needs tls-cert-file and tls-key-file: the certificate this node presents")
+	}
+	if !o.NodeTLS().Enabled() {
+		return nil
+	}
+	def := Defaults()
+	if o.AdvertisedAddress == def.AdvertisedAddress {
+		o.AdvertisedAddress = "https://" + strings.TrimPrefix(o.AdvertisedAddress, "http://")
+	}
+	if strings.HasPrefix(o.AdvertisedAddress, "http://") {
+		return fmt.Errorf("advertised-address %q must use https:// when tls-cert-file is set", o.AdvertisedAddress)
+	}
+	for i, a := range o.MetadataClient.Addresses {
+		if i < len(def.MetadataClient.Addresses) && a == def.MetadataClient.Addresses[i] {
+			o.MetadataClient.Addresses[i] = "https://" + strings.TrimPrefix(a, "http://")
+			continue
+		}
+		if strings.HasPrefix(a, "http://") {
+			return fmt.Errorf("metadata-client.addresses entry %q must use https:// when tls-cert-file is set", a)
+		}
+	}
+	return nil
 }
