@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -24,10 +25,13 @@ import (
 
 // Options configure a cluster member.
 type Options struct {
-	NodeID        uint64
-	NodeName      string
-	ClusterName   string
-	Address       string // advertised node address, e.g. http://10.0.0.1:5122/
+	NodeID      uint64
+	NodeName    string
+	ClusterName string
+	Address     string // advertised node address, e.g. http://10.0.0.1:5122/
+	// ClientTLS, when set, is used for every connection to another node's port: the CA
+	// that peers' certificates must be issued by, and the certificate this node presents.
+	ClientTLS     *tls.Config
 	Roles         []string
 	AutoProvision bool
 	// MetadataAddresses are where to find the cluster when joining.
@@ -88,7 +92,7 @@ func New(opts Options) *Cluster {
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.addrs[opts.NodeID] = opts.Address
 	c.Server = nodenet.NewServer()
-	c.Client = nodenet.NewClient(opts.NodeID, c.resolve, opts.Logger)
+	c.Client = nodenet.NewClient(opts.NodeID, c.resolve, opts.Logger, opts.ClientTLS)
 	c.Host = multiraft.NewHost(multiraft.Config{NodeID: opts.NodeID, DB: opts.DB, Transport: raftTransport{c.Client},
 		Logger: opts.Logger, TickInterval: opts.TickInterval})
 	c.Server.HandleStream(func(from uint64, payload []byte) {
@@ -449,11 +453,17 @@ func (c *Cluster) join(ctx context.Context) error {
 			out, err := c.Client.CallAddr(cctx, addr, methodJoin, req)
 			cancel()
 			if err != nil {
-				if attempt%10 == 0 {
-					c.logger.Info("joining the cluster", "via", addr, "err", err)
-				}
 				if isRefusal(err) {
+					c.logger.Error("the cluster refused this node", "via", addr, "err", err)
 					return err
+				}
+				if attempt%10 == 0 {
+					if nodenet.IsHandshakeError(err) {
+						c.logger.Warn("cannot join the cluster: the TLS handshake failed; this node's certificate and the cluster's must be issued by the CA in tls-ca-file",
+							"via", addr, "err", err)
+					} else {
+						c.logger.Info("joining the cluster", "via", addr, "err", err)
+					}
 				}
 				continue
 			}
@@ -494,7 +504,11 @@ func (c *Cluster) handleJoin(ctx context.Context, from uint64, body []byte) ([]b
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, fmt.Errorf("cluster: bad join request: %w", err)
 	}
+	// A node configured for another cluster must not become a member of this one, even
+	// if it can reach it: both clusters' data would mix. Checked before anything else.
 	if req.ClusterName != c.opts.ClusterName {
+		c.logger.Warn("refused a node configured for another cluster", "node", req.Node.ID, "node-name", req.Node.Name,
+			"address", req.Node.Address, "its-cluster", req.ClusterName, "this-cluster", c.opts.ClusterName)
 		return nil, refusalError{fmt.Sprintf("node %q is configured for cluster %q but this node belongs to cluster %q", req.Node.Name, req.ClusterName, c.opts.ClusterName)}
 	}
 	leader, _ := meta.Leader()

@@ -1,11 +1,13 @@
-// Package nodenet is the node-to-node network on the node port (5122): gRPC over h2c, next to
-// the plain HTTP routes of that port. It carries raft traffic as one ordered stream per peer,
+// Package nodenet is the node-to-node network on the node port (5122): gRPC over h2c (or over
+// TLS, when the node port is configured with a certificate), next to the plain HTTP routes of
+// that port. It carries raft traffic as one ordered stream per peer,
 // and small request/response calls (forwarded submissions, replies to waiting requests,
 // cluster joins) by method name. Payloads are opaque bytes; each caller owns its encoding.
 package nodenet
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,6 +20,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 )
@@ -181,6 +184,7 @@ type Client struct {
 	self    uint64
 	resolve func(node uint64) (string, bool)
 	logger  *slog.Logger
+	creds   credentials.TransportCredentials
 
 	mu      sync.Mutex
 	conns   map[string]*grpc.ClientConn
@@ -189,12 +193,29 @@ type Client struct {
 	closed  bool
 }
 
-// NewClient creates a client; resolve maps node ids to advertised addresses.
-func NewClient(self uint64, resolve func(node uint64) (string, bool), logger *slog.Logger) *Client {
+// NewClient creates a client; resolve maps node ids to advertised addresses. With tlsConfig
+// set, every connection speaks TLS with it (it carries the trusted CA and this node's client
+// certificate); without, gRPC runs over h2c.
+func NewClient(self uint64, resolve func(node uint64) (string, bool), logger *slog.Logger, tlsConfig *tls.Config) *Client {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Client{self: self, resolve: resolve, logger: logger, conns: map[string]*grpc.ClientConn{}, senders: map[uint64]*sender{}}
+	creds := insecure.NewCredentials()
+	if tlsConfig != nil {
+		creds = credentials.NewTLS(tlsConfig)
+	}
+	return &Client{self: self, resolve: resolve, logger: logger, creds: creds, conns: map[string]*grpc.ClientConn{}, senders: map[uint64]*sender{}}
+}
+
+// IsHandshakeError tells whether a call failed because the TLS handshake with the peer did:
+// a certificate of an authority the other side does not trust, an expired or missing one, or
+// a peer that does not speak TLS. Such a failure does not heal by retrying alone.
+func IsHandshakeError(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "tls: ") || strings.Contains(msg, "x509: ") || strings.Contains(msg, "authentication handshake failed")
 }
 
 // SetBlocked installs a fault-injection filter: traffic to blocked peers is dropped.
@@ -229,7 +250,7 @@ func (c *Client) conn(addr string) (*grpc.ClientConn, error) {
 		return cc, nil
 	}
 	cc, err := grpc.NewClient(target(addr),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(c.creds),
 		grpc.WithConnectParams(reconnectParams),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{}), grpc.MaxCallRecvMsgSize(64<<20)))
 	if err != nil {
@@ -329,6 +350,7 @@ type sender struct {
 func (s *sender) run() {
 	desc := &grpc.StreamDesc{StreamName: "Stream", ClientStreams: true}
 	backoff := 50 * time.Millisecond
+	var lastWarned time.Time
 	for {
 		select {
 		case <-s.stop:
@@ -347,6 +369,11 @@ func (s *sender) run() {
 			}
 			if err != nil {
 				stream = nil
+				if IsHandshakeError(err) && time.Since(lastWarned) > 10*time.Second {
+					lastWarned = time.Now()
+					s.c.logger.Warn("TLS handshake with a peer failed: check that both nodes' certificates are issued by the CA in tls-ca-file",
+						"peer", s.node, "address", addr, "err", err)
+				}
 			}
 		}
 		if stream == nil {

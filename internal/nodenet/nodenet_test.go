@@ -49,7 +49,7 @@ func TestCallStreamAndFaults(t *testing.T) {
 		mu.Unlock()
 	})
 	addr := serve(t, s)
-	c := NewClient(7, func(n uint64) (string, bool) { return addr, n == 1 }, nil)
+	c := NewClient(7, func(n uint64) (string, bool) { return addr, n == 1 }, nil, nil)
 	defer c.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -117,7 +117,7 @@ func TestStreamReachesReturningPeer(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // the peer is down: connections to addr are refused
 
-	c := NewClient(7, func(n uint64) (string, bool) { return "http://" + addr + "/", n == 1 }, nil)
+	c := NewClient(7, func(n uint64) (string, bool) { return "http://" + addr + "/", n == 1 }, nil, nil)
 	defer c.Close()
 	stop := make(chan struct{})
 	defer close(stop)

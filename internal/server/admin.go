@@ -57,5 +57,9 @@ func (n *Node) ingressEndpoint(bound string) string {
 	if host == "" || host == "0.0.0.0" || host == "::" || strings.HasPrefix(host, "[::") {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	scheme := "http://"
+	if n.tls.ingress != nil {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort(host, port) + "/"
 }

@@ -43,6 +43,7 @@ func (n *Node) newCluster() error {
 		NodeName:            n.opts.NodeName,
 		ClusterName:         n.opts.ClusterName,
 		Address:             addr,
+		ClientTLS:           n.tls.client,
 		Roles:               n.opts.Roles,
 		AutoProvision:       n.opts.AutoProvision,
 		MetadataAddresses:   n.opts.MetadataClient.Addresses,

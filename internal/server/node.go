@@ -4,9 +4,11 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	stdlog "log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -61,6 +63,7 @@ type Node struct {
 
 	ready       atomic.Bool // the worker started (set last in startWorker)
 	health      healthState
+	tls         listenerTLS
 	addrs       Addresses
 	ingressGate gate
 	space       *storage.SpaceGuard // refuses new work while the disk is nearly full
@@ -125,6 +128,9 @@ func (n *Node) start() (Addresses, error) {
 	if err := n.checkClusterName(local); err != nil {
 		return Addresses{}, err
 	}
+	if n.tls, err = loadTLS(n.opts, n.logger); err != nil {
+		return Addresses{}, err
+	}
 	n.defaults = schemaDefaults(n.opts)
 	n.replies = reply.NewRegistry()
 	if n.snaps, err = newSnapshotter(n); err != nil {
@@ -150,7 +156,7 @@ func (n *Node) start() (Addresses, error) {
 		return addrs, err
 	}
 	if n.opts.HasRole(config.RoleHTTPIngress) {
-		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, n.access.ingress(&n.ingressGate)); err != nil {
+		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, n.tls.ingress, n.access.ingress(&n.ingressGate)); err != nil {
 			return addrs, err
 		}
 	}
@@ -158,11 +164,11 @@ func (n *Node) start() (Addresses, error) {
 		if n.cluster != nil {
 			n.adminGate.inCluster = n.cluster.Registered
 		}
-		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, n.access.admin(&n.adminGate)); err != nil {
+		if addrs.Admin, err = n.serve("admin", n.opts.Admin.BindAddress, n.tls.admin, n.access.admin(&n.adminGate)); err != nil {
 			return addrs, err
 		}
 	}
-	if addrs.Node, err = n.serve("node", n.opts.BindAddress, n.nodeHandler()); err != nil {
+	if addrs.Node, err = n.serve("node", n.opts.BindAddress, n.tls.node, n.nodeHandler()); err != nil {
 		return addrs, err
 	}
 	n.addrs = addrs
@@ -339,24 +345,36 @@ func (n *Node) localPartitionTable() (uint16, error) {
 	return num, nil
 }
 
-func (n *Node) serve(name, addr string, h http.Handler) (string, error) {
+// serve listens on addr and serves h: over TLS (HTTP/2 and HTTP/1.1 by ALPN) when tlsConfig
+// is set, otherwise plain HTTP/1.1 and h2c.
+func (n *Node) serve(name, addr string, tlsConfig *tls.Config, h http.Handler) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("%s: listen on %s: %w", name, addr, err)
 	}
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	if tlsConfig != nil {
+		protocols.SetHTTP2(true)
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		Protocols:         &protocols,
+		TLSConfig:         tlsConfig,
+		ErrorLog:          stdlog.New(httpErrorLog{logger: n.logger, listener: name}, "", 0),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       5 * time.Minute,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 10000},
 	}
 	n.servers = append(n.servers, srv)
 	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		serve := func() error { return srv.Serve(ln) }
+		if tlsConfig != nil {
+			serve = func() error { return srv.ServeTLS(ln, "", "") }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			n.errCh <- fmt.Errorf("%s server: %w", name, err)
 		}
 	}()

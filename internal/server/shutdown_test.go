@@ -20,7 +20,7 @@ func TestShutdownIsBounded(t *testing.T) {
 	defer n.cancel()
 
 	requestEnded := make(chan struct{})
-	addr, err := n.serve("test", "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	addr, err := n.serve("test", "127.0.0.1:0", nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
 		<-r.Context().Done() // a caller waiting for a result that never comes

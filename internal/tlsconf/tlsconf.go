@@ -158,10 +158,17 @@ func (s Server) Config() *tls.Config {
 
 // Client returns the tls.Config of a client that trusts roots (nil: the system's) and, when
 // cert is set, presents it to servers that ask for one.
+//
+// A client with a certificate speaks TLS 1.2: in TLS 1.3 the server judges the client's
+// certificate after the client's handshake has already succeeded, so a refused certificate
+// shows up later as a broken connection without a reason. In TLS 1.2 the refusal ("bad
+// certificate", "unknown certificate authority") ends the client's own handshake, and the
+// node that was refused can log why. Both versions use ECDHE and AEAD ciphers by default.
 func Client(roots *x509.CertPool, cert *Reloader) *tls.Config {
 	c := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}
 	if cert != nil {
 		c.GetClientCertificate = cert.GetClientCertificate
+		c.MaxVersion = tls.VersionTLS12
 	}
 	return c
 }
