@@ -13,11 +13,13 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"sort"
@@ -27,6 +29,7 @@ import (
 	"time"
 
 	"github.com/restatego/restate/internal/clusterapi"
+	"github.com/restatego/restate/internal/tlsconf"
 )
 
 const defaultAddress = "http://localhost:5122/"
@@ -52,6 +55,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&addr, name, addr, "node address(es) to talk to, comma separated (env RESTATECTL_ADDRESS)")
 	}
 	timeout := fs.Duration("timeout", 5*time.Minute, "time limit for the whole command")
+	caFile := fs.String("tls-ca-file", os.Getenv("RESTATECTL_TLS_CA_FILE"), "PEM file of the CA that node ports' certificates are issued by (env RESTATECTL_TLS_CA_FILE)")
+	certFile := fs.String("tls-cert-file", os.Getenv("RESTATECTL_TLS_CERT_FILE"), "client certificate for node ports that require one (env RESTATECTL_TLS_CERT_FILE)")
+	keyFile := fs.String("tls-key-file", os.Getenv("RESTATECTL_TLS_KEY_FILE"), "key of --tls-cert-file (env RESTATECTL_TLS_KEY_FILE)")
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -59,11 +65,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	c := &cli{client: &http.Client{}, out: stdout, errw: stderr}
+	client, useTLS, err := httpClient(*caFile, *certFile, *keyFile)
+	if err != nil {
+		fmt.Fprintln(stderr, "restatectl:", err)
+		return 2
+	}
+	c := &cli{client: client, out: stdout, errw: stderr}
+	if useTLS && addr == defaultAddress {
+		addr = "https://" + strings.TrimPrefix(defaultAddress, "http://")
+	}
 	for _, a := range strings.Split(addr, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			if !strings.Contains(a, "://") {
-				a = "http://" + a
+				if useTLS {
+					a = "https://" + a
+				} else {
+					a = "http://" + a
+				}
 			}
 			c.addresses = append(c.addresses, strings.TrimRight(a, "/"))
 		}
@@ -135,7 +153,37 @@ Commands:
   metadata-server list-servers       the metadata quorum: members, leader, term (alias: ms)
 
 The address is a node's node port, default http://localhost:5122/ (env RESTATECTL_ADDRESS).
+A node port with TLS needs --tls-ca-file (the CA of its certificate) and, when it requires
+client certificates, --tls-cert-file and --tls-key-file (env RESTATECTL_TLS_CA_FILE,
+RESTATECTL_TLS_CERT_FILE, RESTATECTL_TLS_KEY_FILE). With any of them, addresses without a
+scheme use https://.
 `
+
+// httpClient is the client for node ports: plain, or TLS trusting caFile (the system's roots
+// without it) and presenting certFile when the port requires client certificates. useTLS
+// says whether any TLS setting was given, which makes https:// the default scheme.
+func httpClient(caFile, certFile, keyFile string) (client *http.Client, useTLS bool, err error) {
+	if caFile == "" && certFile == "" && keyFile == "" {
+		return &http.Client{}, false, nil
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, true, errors.New("--tls-cert-file and --tls-key-file must be given together")
+	}
+	var roots *x509.CertPool
+	if caFile != "" {
+		if roots, err = tlsconf.LoadCA(caFile); err != nil {
+			return nil, true, err
+		}
+	}
+	var cert *tlsconf.Reloader
+	if certFile != "" {
+		if cert, err = tlsconf.NewReloader(certFile, keyFile, slog.New(slog.DiscardHandler)); err != nil {
+			return nil, true, err
+		}
+	}
+	tr := &http.Transport{TLSClientConfig: tlsconf.Client(roots, cert), ForceAttemptHTTP2: true}
+	return &http.Client{Transport: tr}, true, nil
+}
 
 // prefixOf accepts unambiguous abbreviations, as Restate's restatectl does ("snap cr").
 func prefixOf(arg, command string) bool {

@@ -9,7 +9,9 @@ package clusterharness
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/restatego/restate/internal/testharness"
+	"github.com/restatego/restate/internal/tlsconf"
 )
 
 // Options describe the cluster to start. The zero value is three nodes with replication 2.
@@ -46,9 +49,19 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Binary is the restate-server to run; empty means testharness.ServerBinary().
 	Binary string
+	// TLS, when set, turns TLS on for all three listeners of every node and mutual TLS between
+	// nodes; the harness's own requests use it too.
+	TLS *TLS
 	// ArtifactsDir, when set, receives a copy of every node's log if the test fails, under
 	// <ArtifactsDir>/<test name>/. Empty means $RESTATE_CLUSTER_ARTIFACTS.
 	ArtifactsDir string
+}
+
+// TLS names the PEM files of a cluster with TLS: the CA every node trusts, and the
+// certificate and key each node presents (as server and as client). A node's Env can point it
+// to other files.
+type TLS struct {
+	CAFile, CertFile, KeyFile string
 }
 
 // seedPorts are the seed compose's host ports: ingress, admin, node, per node.
@@ -70,6 +83,8 @@ type Cluster struct {
 	// outsiders are nodes made with NewOutsider: cleaned up, but not expected to join.
 	outsiders []*Node
 	binary    string
+	// client makes the harness's HTTP requests, with the cluster's TLS settings.
+	client *http.Client
 }
 
 // New lays out a cluster (ports, directories, environment) without starting any process.
@@ -103,7 +118,14 @@ func New(t *testing.T, opts Options) *Cluster {
 	if binary == "" {
 		t.Fatal("clusterharness: no restate-server binary; call testharness.Main from TestMain or set Options.Binary")
 	}
-	c := &Cluster{t: t, opts: opts, Dir: t.TempDir(), Name: opts.ClusterName, binary: binary}
+	c := &Cluster{t: t, opts: opts, Dir: t.TempDir(), Name: opts.ClusterName, binary: binary, client: &http.Client{}}
+	if opts.TLS != nil {
+		cfg, err := opts.TLS.clientConfig()
+		if err != nil {
+			t.Fatalf("clusterharness: %v", err)
+		}
+		c.client = &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+	}
 	for i := 1; i <= opts.Nodes; i++ {
 		n := c.layoutNode(i, opts.SeedPorts)
 		c.Nodes = append(c.Nodes, n)
@@ -204,6 +226,9 @@ func (c *Cluster) nodeEnv(n *Node, provision bool) []string {
 	}
 	if c.opts.Partitions > 0 {
 		env = append(env, "RESTATE_DEFAULT_NUM_PARTITIONS="+strconv.Itoa(c.opts.Partitions))
+	}
+	if t := c.opts.TLS; t != nil {
+		env = append(env, "RESTATE_TLS_CERT_FILE="+t.CertFile, "RESTATE_TLS_KEY_FILE="+t.KeyFile, "RESTATE_TLS_CA_FILE="+t.CAFile)
 	}
 	return append(env, c.opts.Env...)
 }
@@ -329,4 +354,28 @@ func (c *Cluster) DumpLogs(lines int) {
 	for _, n := range c.allNodes() {
 		c.t.Logf("%s log (tail):\n%s", n.Name, n.LogTail(lines))
 	}
+}
+
+// clientConfig trusts the cluster's CA and presents the nodes' certificate, as a node would.
+func (t *TLS) clientConfig() (*tls.Config, error) {
+	roots, err := tlsconf.LoadCA(t.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tlsconf.NewReloader(t.CertFile, t.KeyFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	return tlsconf.Client(roots, cert), nil
+}
+
+// HTTPClient is the client the harness talks to the nodes with (TLS when the cluster has it).
+func (c *Cluster) HTTPClient() *http.Client { return c.client }
+
+// scheme is the URL scheme of the nodes' listeners.
+func (c *Cluster) scheme() string {
+	if c.opts.TLS != nil {
+		return "https://"
+	}
+	return "http://"
 }

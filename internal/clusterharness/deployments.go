@@ -20,7 +20,7 @@ func (c *Cluster) RegisterDeployment(via *Node, uri string, timeout time.Duratio
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, via.AdminURL()+"/deployments", bytes.NewReader(body))
 		req.Header.Set("content-type", "application/json")
-		resp, err := httpClient.Do(req)
+		resp, err := c.client.Do(req)
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -51,7 +51,7 @@ func (c *Cluster) WaitServices(timeout time.Duration, services ...string) error 
 		for _, svc := range services {
 			for {
 				var out map[string]any
-				err := getJSON(ctx, n.AdminURL()+"/services/"+svc, &out)
+				err := getJSON(ctx, c.client, n.AdminURL()+"/services/"+svc, &out)
 				if err == nil {
 					break
 				}

@@ -41,12 +41,12 @@ type Node struct {
 }
 
 // AdvertisedAddress is the node's RESTATE_ADVERTISED_ADDRESS.
-func (n *Node) AdvertisedAddress() string { return "http://" + n.NodeAddr }
+func (n *Node) AdvertisedAddress() string { return n.cluster.scheme() + n.NodeAddr }
 
 // IngressURL, AdminURL and NodeURL are the base URLs of the node's listeners.
-func (n *Node) IngressURL() string { return "http://" + n.Ingress }
-func (n *Node) AdminURL() string   { return "http://" + n.Admin }
-func (n *Node) NodeURL() string    { return "http://" + n.NodeAddr }
+func (n *Node) IngressURL() string { return n.cluster.scheme() + n.Ingress }
+func (n *Node) AdminURL() string   { return n.cluster.scheme() + n.Admin }
+func (n *Node) NodeURL() string    { return n.cluster.scheme() + n.NodeAddr }
 
 // DataDir is where the node keeps its state.
 func (n *Node) DataDir() string { return filepath.Join(n.BaseDir, n.Name) }

@@ -106,16 +106,14 @@ func (i Identity) PlainID() int {
 // ErrNoClusterStatus means GET /cluster answered 404: the server has no cluster engine.
 var ErrNoClusterStatus = errors.New("GET /cluster is 404: the server has no cluster status")
 
-// httpClient is for status requests; callers bound each request with a context.
-var httpClient = &http.Client{}
-
-// getJSON fetches url and decodes a 200 JSON body into v.
-func getJSON(ctx context.Context, url string, v any) error {
+// getJSON fetches url with client and decodes a 200 JSON body into v; callers bound each
+// request with a context.
+func getJSON(ctx context.Context, client *http.Client, url string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -147,7 +145,7 @@ func (e *StatusError) Error() string {
 // Status fetches GET /cluster from the node's admin port.
 func (n *Node) Status(ctx context.Context) (Status, error) {
 	var s Status
-	err := getJSON(ctx, n.AdminURL()+"/cluster", &s)
+	err := getJSON(ctx, n.cluster.client, n.AdminURL()+"/cluster", &s)
 	if se := (*StatusError)(nil); errors.As(err, &se) && se.Code == http.StatusNotFound {
 		return s, fmt.Errorf("%s: %w", n.Name, ErrNoClusterStatus)
 	}
@@ -157,13 +155,13 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 // ClusterHealth fetches GET /cluster-health from the node's admin port.
 func (n *Node) ClusterHealth(ctx context.Context) (ClusterHealth, error) {
 	var h ClusterHealth
-	return h, getJSON(ctx, n.AdminURL()+"/cluster-health", &h)
+	return h, getJSON(ctx, n.cluster.client, n.AdminURL()+"/cluster-health", &h)
 }
 
 // Identity fetches GET /health from the node port.
 func (n *Node) Identity(ctx context.Context) (Identity, error) {
 	var id Identity
-	return id, getJSON(ctx, n.NodeURL()+"/health", &id)
+	return id, getJSON(ctx, n.cluster.client, n.NodeURL()+"/health", &id)
 }
 
 // ReadyFunc returns nil when the cluster is ready for the test to go on, or an error saying
@@ -175,7 +173,7 @@ type ReadyFunc func(ctx context.Context, c *Cluster) error
 func ReadyHealth(ctx context.Context, c *Cluster) error {
 	for _, n := range c.Running() {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.AdminURL()+"/health", nil)
-		resp, err := httpClient.Do(req)
+		resp, err := c.client.Do(req)
 		if err != nil {
 			return fmt.Errorf("%s: admin /health: %w", n.Name, err)
 		}
