@@ -246,8 +246,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		result.Throughput = float64(res.ok) / secs
 		result.BenchCores = (selfCPU1 - selfCPU0).Seconds() / secs
 		if hostErr0 == nil && hostErr1 == nil {
-			result.HostBusyCores = ticksToDuration(host1.busy-host0.busy).Seconds() / secs
-			result.HostCores = ticksToDuration(host1.total-host0.total).Seconds() / secs
+			result.HostBusyCores = (host1.busy - host0.busy).Seconds() / secs
+			result.HostCores = (host1.total - host0.total).Seconds() / secs
 		}
 		if haveServerCPU {
 			cpu := serverCPU1 - serverCPU0

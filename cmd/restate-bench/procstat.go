@@ -1,112 +1,92 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os"
-	"strconv"
+	"math"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/procfs"
 )
 
-// userHZ is the unit of the tick counters in /proc. Linux fixes USER_HZ at
-// 100 on every architecture Go supports, and reading it via sysconf would
-// need cgo.
-const userHZ = 100
-
-// parseProcessCPUTicks returns utime+stime (fields 14 and 15) from the
-// contents of /proc/<pid>/stat. The command name (field 2) is in parentheses
-// and may itself contain spaces and parentheses, so fields are counted from
-// the last ')'.
-func parseProcessCPUTicks(stat []byte) (uint64, error) {
-	end := bytes.LastIndexByte(stat, ')')
-	if end < 0 {
-		return 0, fmt.Errorf("process stat has no ')' closing the command name")
-	}
-	// After ") " come field 3 (state) onwards; utime is field 14, stime 15.
-	rest := bytes.Fields(stat[end+1:])
-	const utimeIdx, stimeIdx = 14 - 3, 15 - 3
-	if len(rest) <= stimeIdx {
-		return 0, fmt.Errorf("process stat has %d fields after the command name, need at least %d", len(rest), stimeIdx+1)
-	}
-	utime, err := strconv.ParseUint(string(rest[utimeIdx]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("process stat utime %q: %w", rest[utimeIdx], err)
-	}
-	stime, err := strconv.ParseUint(string(rest[stimeIdx]), 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("process stat stime %q: %w", rest[stimeIdx], err)
-	}
-	if utime > ^uint64(0)-stime {
-		return 0, fmt.Errorf("process stat utime %d + stime %d overflows", utime, stime)
-	}
-	return utime + stime, nil
+// procFS reads CPU counters through prometheus/procfs, which knows the
+// layout of /proc/<pid>/stat (a command name that may hold spaces and
+// parentheses) and /proc/stat (USER_HZ ticks turned into seconds). Tests
+// point it at a directory of fake files.
+type procFS struct {
+	fs    procfs.FS
+	mount string
 }
 
-// processesCPU sums the CPU time of the given processes (all their threads).
-func processesCPU(pids []int) (time.Duration, error) {
-	var ticks uint64
+func newProcFS(mount string) (procFS, error) {
+	fs, err := procfs.NewFS(mount)
+	if err != nil {
+		return procFS{}, fmt.Errorf("opening %s: %w", mount, err)
+	}
+	return procFS{fs: fs, mount: mount}, nil
+}
+
+// defaultProc is the machine's /proc; an error opening it is reported when it is read.
+var defaultProc, defaultProcErr = newProcFS(procfs.DefaultMountPoint)
+
+// processesCPU sums the CPU time (user and system, all threads) of the
+// given processes.
+func (p procFS) processesCPU(pids []int) (time.Duration, error) {
+	var total time.Duration
 	for _, pid := range pids {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		proc, err := p.fs.Proc(pid)
 		if err != nil {
 			return 0, fmt.Errorf("reading CPU time of server pid %d: %w", pid, err)
 		}
-		t, err := parseProcessCPUTicks(stat)
+		st, err := proc.Stat()
 		if err != nil {
-			return 0, fmt.Errorf("server pid %d: %w", pid, err)
+			return 0, fmt.Errorf("reading CPU time of server pid %d: %w", pid, err)
 		}
-		ticks += t
+		total += seconds(st.CPUTime())
 	}
-	return ticksToDuration(ticks), nil
+	return total, nil
 }
 
-func ticksToDuration(ticks uint64) time.Duration {
-	return time.Duration(ticks) * (time.Second / userHZ)
+func processesCPU(pids []int) (time.Duration, error) {
+	if defaultProcErr != nil {
+		return 0, defaultProcErr
+	}
+	return defaultProc.processesCPU(pids)
 }
 
-// hostCPU is the machine-wide tick counters from the "cpu" line of /proc/stat.
+// hostCPU is the machine-wide CPU time since boot, summed over all cores.
 type hostCPU struct {
-	busy, total uint64
+	busy, total time.Duration
 }
 
-// parseHostCPU reads the aggregate "cpu" line of /proc/stat. Idle and iowait
+// hostCPU reads the aggregate "cpu" line of /proc/stat. Idle and iowait
 // count as not busy; everything else (user, nice, system, irq, softirq,
-// steal) is busy. guest time is already included in user, so it is skipped.
-func parseHostCPU(stat []byte) (hostCPU, error) {
-	line := stat
-	if i := bytes.IndexByte(stat, '\n'); i >= 0 {
-		line = stat[:i]
-	}
-	f := bytes.Fields(line)
-	if len(f) < 5 || string(f[0]) != "cpu" {
-		return hostCPU{}, fmt.Errorf("/proc/stat does not start with an aggregate cpu line: %q", line)
-	}
-	var h hostCPU
-	for i, col := range f[1:] {
-		if i >= 8 { // guest, guest_nice: already part of user/nice
-			break
-		}
-		v, err := strconv.ParseUint(string(col), 10, 64)
-		if err != nil {
-			return hostCPU{}, fmt.Errorf("/proc/stat cpu column %d %q: %w", i+1, col, err)
-		}
-		if h.total > ^uint64(0)-v {
-			return hostCPU{}, fmt.Errorf("/proc/stat cpu columns overflow")
-		}
-		h.total += v
-		if i != 3 && i != 4 { // idle, iowait
-			h.busy += v
-		}
-	}
-	return h, nil
-}
-
-func readHostCPU() (hostCPU, error) {
-	stat, err := os.ReadFile("/proc/stat")
+// steal) is busy. Guest time is already included in user, so it is skipped.
+func (p procFS) hostCPU() (hostCPU, error) {
+	st, err := p.fs.Stat()
 	if err != nil {
 		return hostCPU{}, fmt.Errorf("reading host CPU counters: %w", err)
 	}
-	return parseHostCPU(stat)
+	c := st.CPUTotal
+	busy := c.User + c.Nice + c.System + c.IRQ + c.SoftIRQ + c.Steal
+	total := busy + c.Idle + c.Iowait
+	if total <= 0 {
+		return hostCPU{}, fmt.Errorf("reading host CPU counters: %s/stat has no aggregate cpu line", p.mount)
+	}
+	return hostCPU{busy: seconds(busy), total: seconds(total)}, nil
+}
+
+func readHostCPU() (hostCPU, error) {
+	if defaultProcErr != nil {
+		return hostCPU{}, defaultProcErr
+	}
+	return defaultProc.hostCPU()
+}
+
+// seconds turns procfs's float seconds into a Duration, rounded to the
+// microsecond so that whole ticks stay exact.
+func seconds(s float64) time.Duration {
+	return time.Duration(math.Round(s*1e6)) * time.Microsecond
 }
 
 // selfCPU is the benchmark process's own CPU time, which includes the
