@@ -9,9 +9,11 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/restatego/restate/internal/config"
 	"github.com/restatego/restate/internal/server"
+	"github.com/restatego/restate/internal/tracing"
 )
 
 func main() {
@@ -44,6 +46,13 @@ func run() int {
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
+	tp, err := startTracing(opts)
+	if err != nil {
+		logger.Error("startup failed", "err", err)
+		fmt.Fprintf(os.Stderr, "restate-server: %v\n", err)
+		return 1
+	}
+	defer stopTracing(tp, logger)
 	node, _, err := server.Start(opts, logger)
 	if err != nil {
 		logger.Error("startup failed", "err", err)
@@ -110,4 +119,37 @@ func newLogger(filter, format string) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(os.Stderr, hopts))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, hopts))
+}
+
+// startTracing installs the OpenTelemetry exporters the tracing-* keys ask for; without them the
+// tracer stays disabled and costs nothing.
+func startTracing(opts *config.Options) (*tracing.Provider, error) {
+	headers := map[string]string{}
+	for k, v := range opts.Tracing.Headers {
+		headers[k] = string(v)
+	}
+	tp, err := tracing.Setup(context.Background(), tracing.Options{
+		Endpoint:           opts.Tracing.ServicesEndpointOrDefault(),
+		Headers:            headers,
+		JSONPath:           opts.Tracing.JSONPath,
+		ClusterName:        opts.ClusterName,
+		NodeName:           opts.NodeName,
+		Version:            server.Version,
+		ResourceAttributes: os.Getenv("OTEL_RESOURCE_ATTRIBUTES"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	tracing.Install(tp.Tracer())
+	return tp, nil
+}
+
+// stopTracing flushes spans still buffered; an unreachable collector delays exit by at most
+// five seconds.
+func stopTracing(tp *tracing.Provider, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tp.Shutdown(ctx); err != nil {
+		logger.Warn("flushing trace spans", "err", err)
+	}
 }

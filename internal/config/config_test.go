@@ -452,7 +452,6 @@ default-log-replication = 2
 	o, warnings := mustLoad(t, []string{"--no-logo"}, env)
 	wantWarn := []string{
 		"rocksdb-total-memory-size from config file",
-		"tracing-endpoint from config file",
 		"default-journal-retention from config file",
 		"location from config file",
 		"disable-telemetry from config file",
@@ -467,7 +466,6 @@ default-log-replication = 2
 		"networking.handshake-timeout",
 		"log-server.rocksdb-disable-wal-fsync",
 		"bifrost.replicated-loglet.default-log-replication",
-		"tracing-endpoint from environment variable RESTATE_TRACING_ENDPOINT",
 		"worker.internal-queue-length from environment variable RESTATE_WORKER__INTERNAL_QUEUE_LENGTH",
 		"environment variable RESTATE_TOTALLY_MADE_UP: totally-made-up is not a Restate configuration key",
 		"environment variable RESTATE_ADMIN__BIND_ADRESS: admin.bind-adress is not",
@@ -1029,6 +1027,49 @@ func TestTLSSettings(t *testing.T) {
 		_, _, err := Load(nil, c.env)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: err %v, want it to contain %q", c.env, err, c.want)
+		}
+	}
+}
+
+// The tracing keys are real settings now: file, environment and flags reach Options, bad
+// endpoints are refused naming the key, and header values never show in --dump-config.
+func TestTracingKeys(t *testing.T) {
+	file := writeConfig(t, `
+tracing-endpoint = "http://otel:4317"
+tracing-json-path = "/tmp/spans"
+tracing-filter = "debug"
+[tracing-headers]
+authorization = "Bearer s3cret"
+`)
+	o, warnings := mustLoad(t, []string{"--tracing-services-endpoint", "otlp+http://otel:4318/v1/traces"},
+		[]string{"RESTATE_CONFIG=" + file, "RESTATE_TRACING_HEADERS__X_TENANT=acme"})
+	for _, w := range warnings {
+		if strings.Contains(w, "tracing") {
+			t.Errorf("unexpected warning %q", w)
+		}
+	}
+	tr := o.Tracing
+	if tr.Endpoint != "http://otel:4317" || tr.JSONPath != "/tmp/spans" || tr.Filter != "debug" ||
+		tr.ServicesEndpointOrDefault() != "otlp+http://otel:4318/v1/traces" {
+		t.Fatalf("tracing options %+v", tr)
+	}
+	if tr.Headers["authorization"] != "Bearer s3cret" || tr.Headers["x-tenant"] != "acme" || len(tr.Headers) != 2 {
+		t.Fatalf("tracing headers %v", tr.Headers)
+	}
+	dump, err := o.DumpTOML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(dump), "s3cret") || strings.Contains(string(dump), "acme") || !strings.Contains(string(dump), "tracing-headers = {") {
+		t.Fatalf("dump shows header values or misses them:\n%s", dump)
+	}
+	if d, _ := mustLoad(t, nil, nil); d.Tracing.Filter != "info" || d.Tracing.Endpoint != "" {
+		t.Fatalf("defaults %+v", d.Tracing)
+	}
+	for _, bad := range []string{"ftp://otel:21", "otel:4317", "otlp+json+http://otel:4318"} {
+		_, _, err := Load(nil, []string{"RESTATE_TRACING_ENDPOINT=" + bad})
+		if err == nil || !strings.Contains(err.Error(), "tracing-endpoint") {
+			t.Errorf("endpoint %q: err %v", bad, err)
 		}
 	}
 }

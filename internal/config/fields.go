@@ -36,6 +36,9 @@ type field struct {
 	// dump renders the current value as a TOML literal; ok=false leaves the
 	// key out (unset optional values, and aliases which have no dump).
 	dump func(o *Options) (literal string, ok bool)
+	// setEntry, for table-valued keys, stores one entry given by a dotted path below the key
+	// (environment variables name entries one at a time).
+	setEntry func(l *loader, name string, in input) error
 }
 
 // sections are the tables this server implements, in dump order. Keys in them
@@ -81,6 +84,12 @@ var fieldList = []*field{
 	stringField("log-format", func(o *Options) *string { return &o.LogFormat },
 		oneOf(LogFormatPretty, LogFormatCompact, LogFormatJSON), false),
 	boolField("enable-pprof", func(o *Options) *bool { return &o.EnablePprof }),
+	stringField("tracing-endpoint", func(o *Options) *string { return &o.Tracing.Endpoint }, tracingEndpoint, true),
+	stringField("tracing-runtime-endpoint", func(o *Options) *string { return &o.Tracing.RuntimeEndpoint }, tracingEndpoint, true),
+	stringField("tracing-services-endpoint", func(o *Options) *string { return &o.Tracing.ServicesEndpoint }, tracingEndpoint, true),
+	stringField("tracing-json-path", func(o *Options) *string { return &o.Tracing.JSONPath }, nil, true),
+	stringField("tracing-filter", func(o *Options) *string { return &o.Tracing.Filter }, nil, false),
+	tracingHeadersField,
 	optionalListField("deployment-allowed-addresses", func(o *Options) *[]string { return &o.DeploymentAllowedAddresses }, netguard.CheckEntry),
 
 	durationField("default-retry-policy.initial-interval", func(o *Options) *time.Duration { return &o.DefaultRetryPolicy.InitialInterval }, true),

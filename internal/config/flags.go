@@ -42,6 +42,11 @@ var flagSpecs = []flagSpec{
 	{names: []string{"shutdown-timeout"}, kind: flagValue, key: "shutdown-timeout", value: "DURATION", usage: "grace period for shutting down"},
 	{names: []string{"log-filter"}, kind: flagValue, key: "log-filter", value: "FILTER", usage: "log filter, RUST_LOG syntax"},
 	{names: []string{"log-format"}, kind: flagValue, key: "log-format", value: "FORMAT", usage: "pretty, compact or json"},
+	{names: []string{"tracing-endpoint"}, kind: flagValue, key: "tracing-endpoint", value: "URL", usage: "where to send OpenTelemetry spans: http(s):// OTLP/gRPC, otlp+http(s):// OTLP/HTTP"},
+	{names: []string{"tracing-runtime-endpoint"}, kind: flagValue, key: "tracing-runtime-endpoint", value: "URL", usage: "accepted for Restate; this server has no runtime spans"},
+	{names: []string{"tracing-services-endpoint"}, kind: flagValue, key: "tracing-services-endpoint", value: "URL", usage: "where to send invocation spans (default: tracing-endpoint)"},
+	{names: []string{"tracing-json-path"}, kind: flagValue, key: "tracing-json-path", value: "PATH", usage: "directory to write spans to as Jaeger JSON files"},
+	{names: []string{"tracing-filter"}, kind: flagValue, key: "tracing-filter", value: "FILTER", usage: "filter of runtime spans, RUST_LOG syntax"},
 	{names: []string{"help"}, short: 'h', kind: flagSwitch, usage: "print this help and exit"},
 	{names: []string{"version"}, short: 'V', kind: flagSwitch, usage: "print the version and exit"},
 
@@ -55,11 +60,6 @@ var flagSpecs = []flagSpec{
 	{names: []string{"bind-port"}, kind: flagValue, ignored: true},
 	{names: []string{"location", "node-location"}, kind: flagValue, ignored: true},
 	{names: []string{"metadata-store-address"}, kind: flagValue, ignored: true},
-	{names: []string{"tracing-endpoint"}, kind: flagValue, ignored: true},
-	{names: []string{"tracing-runtime-endpoint"}, kind: flagValue, ignored: true},
-	{names: []string{"tracing-services-endpoint"}, kind: flagValue, ignored: true},
-	{names: []string{"tracing-json-path"}, kind: flagValue, ignored: true},
-	{names: []string{"tracing-filter"}, kind: flagValue, ignored: true},
 	{names: []string{"log-disable-ansi-codes"}, kind: flagOptionalBool, ignored: true},
 }
 

@@ -204,6 +204,13 @@ func (l *loader) apply(path string, in input, src source) error {
 		}
 		return nil
 	}
+	if parent, name := splitKey(path); fieldsByKey[parent] != nil && fieldsByKey[parent].setEntry != nil {
+		// One entry of a table-valued key, e.g. RESTATE_TRACING_HEADERS__AUTHORIZATION.
+		if err := fieldsByKey[parent].setEntry(l, name, in); err != nil {
+			return fmt.Errorf("invalid value for %s from %s: %v", path, src, err)
+		}
+		return nil
+	}
 	if isSection(path) {
 		table, ok := in.v.(map[string]any)
 		if !ok {

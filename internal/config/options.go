@@ -59,6 +59,8 @@ type Options struct {
 	LogFilter            string        // log-filter, "warn,restate=info"; RUST_LOG overrides it
 	LogFormat            string        // log-format, "pretty"
 	ShutdownTimeout      time.Duration // shutdown-timeout, 1m
+	// Tracing are Restate's tracing-* keys (top level): where OpenTelemetry spans go.
+	Tracing TracingOptions
 	// EnablePprof serves Go's profiler under /debug/pprof/ on the node port (enable-pprof,
 	// false): profiles expose internals and cost CPU, so they are opt-in.
 	EnablePprof bool
@@ -242,6 +244,7 @@ func Defaults() *Options {
 		LogFilter:            "warn,restate=info",
 		LogFormat:            LogFormatPretty,
 		ShutdownTimeout:      time.Minute,
+		Tracing:              TracingOptions{Filter: "info"},
 		MinFreeDiskSpace:     128 << 20,
 		DefaultRetryPolicy: InvocationRetryPolicy{
 			InitialInterval:      500 * time.Millisecond,
@@ -343,4 +346,24 @@ func (o *Options) checkTLS() error {
 		}
 	}
 	return nil
+}
+
+// TracingOptions are the tracing-* keys. Spans are exported only when an endpoint or a JSON
+// path is set.
+type TracingOptions struct {
+	Endpoint         string            // tracing-endpoint: http(s):// OTLP/gRPC, otlp+http(s):// OTLP/HTTP
+	RuntimeEndpoint  string            // tracing-runtime-endpoint: accepted; this server has no runtime spans
+	ServicesEndpoint string            // tracing-services-endpoint: overrides tracing-endpoint for invocation spans
+	JSONPath         string            // tracing-json-path: a directory for Jaeger JSON span files
+	Filter           string            // tracing-filter, "info": Restate's filter of runtime spans
+	Headers          map[string]Secret // tracing-headers: sent with every export (often credentials)
+}
+
+// ServicesEndpointOrDefault is where invocation spans go: tracing-services-endpoint, else
+// tracing-endpoint.
+func (t TracingOptions) ServicesEndpointOrDefault() string {
+	if t.ServicesEndpoint != "" {
+		return t.ServicesEndpoint
+	}
+	return t.Endpoint
 }

@@ -72,7 +72,7 @@ var restateLeaves = setOf(
 // them is Restate's.
 var restateSections = setOf(
 	"networking", "log-server", "common", "service-client", "metadata-store",
-	"network-error-retry-policy", "tracing-headers", "http-keep-alive-options",
+	"network-error-retry-policy", "http-keep-alive-options",
 	"additional-request-headers",
 	"metadata-client.backoff-policy", "metadata-client.object-store-retry-policy",
 	"admin.query-engine.datafusion-options",

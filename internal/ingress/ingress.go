@@ -20,6 +20,7 @@ import (
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/reply"
 	"github.com/restatego/restate/internal/schema"
+	"github.com/restatego/restate/internal/tracing"
 )
 
 // MaxBodySize bounds a request body.
@@ -231,6 +232,11 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 	default:
 		inv = ids.NewInvocationID(pk)
 	}
+	created := time.Now()
+	if tp, ts := tracing.Current().Ingress(r.Header, r.RemoteAddr, inv.String(), tracing.Target{Service: target.Service,
+		Handler: target.Handler, Key: target.Key, Keyed: target.Keyed()}, created); tp != "" {
+		headers = tracing.SetTraceHeaders(headers, tp, ts)
+	}
 	rec := &partition.Record{
 		Kind:           partition.KindInvoke,
 		Inv:            inv,
@@ -240,7 +246,7 @@ func (s *Server) serveService(w http.ResponseWriter, r *http.Request, segs []str
 		IdempotencyKey: idemKey,
 		ExecuteAt:      executeAt,
 		Retention:      retention.Milliseconds(),
-		CreatedAt:      time.Now().UnixMilli(),
+		CreatedAt:      created.UnixMilli(),
 	}
 	p := ids.PartitionForKey(pk, s.opts.Dispatcher.NumPartitions())
 	w.Header().Set("x-restate-id", inv.String())

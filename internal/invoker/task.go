@@ -15,6 +15,7 @@ import (
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/redact"
 	"github.com/restatego/restate/internal/schema"
+	"github.com/restatego/restate/internal/tracing"
 	"github.com/restatego/restate/internal/wire"
 )
 
@@ -227,6 +228,9 @@ type attempt struct {
 	inputClosed bool
 	ackWanted   map[uint32]bool
 	lastActive  time.Time
+
+	span          *tracing.Attempt // nil unless tracing is configured
+	outputFailure *wire.Failure    // the OutputCommand's failure, for the invocation-end span
 }
 
 func (a *attempt) touch() {
@@ -280,7 +284,7 @@ func (a *attempt) closeInputLocked() {
 	}
 }
 
-func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts schema.ResolvedOptions) outcome {
+func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts schema.ResolvedOptions) (out outcome) {
 	if sem := t.iv.sem; sem != nil {
 		select {
 		case sem <- struct{}{}:
@@ -300,6 +304,12 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 
 	a := &attempt{t: t, version: version, known: uint32(len(in.Journal)), out: make(chan []byte, 1024),
 		ackWanted: map[uint32]bool{}, lastActive: time.Now()}
+	if tr := tracing.Current(); tr.Enabled() {
+		defer func() { t.traceOutcome(tr, in, a, out) }()
+		tp, ts := traceContext(in)
+		a.span = tr.StartAttempt(tp, ts, t.inv.String(), traceTarget(st.Target),
+			tracing.Deployment{ID: dep.ID, Address: redact.Text(dep.URI), ProtocolVersion: version})
+	}
 
 	// Start + the stored journal, then live notifications.
 	raw := t.inv.Bytes()
@@ -387,6 +397,7 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 	for k, v := range dep.AdditionalHeaders {
 		req.Header.Set(k, v)
 	}
+	a.span.SetHeaders(req.Header)
 	if signer := t.iv.opts.Identity; signer != nil {
 		// As Restate: the audience is the path below the deployment URI, and calls to virtual
 		// objects and workflows name the key.
@@ -455,6 +466,9 @@ func (t *task) handleFrame(a *attempt, f wire.Frame) (outcome, bool) {
 			return failed(571, "the deployment sent an InputCommand"), true
 		}
 		rec := &partition.Record{Kind: partition.KindJournalAppend, Inv: t.inv, EntryType: uint16(mt), Payload: append([]byte{}, f.Payload...)}
+		if a.span != nil {
+			a.traceCommand(mt, f.Payload)
+		}
 		if mt == wire.TypeCallCommand || mt == wire.TypeOneWayCallCommand {
 			t.resolveCallee(rec, mt, f.Payload)
 		}
