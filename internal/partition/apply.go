@@ -81,6 +81,7 @@ func (p *Processor) applyAnnounceLeader(t *txn, r *Record) error {
 		return nil
 	}
 	p.epoch = r.Epoch
+	p.epochSeen.Store(r.Epoch)
 	wasLeader := p.leader.Load()
 	if r.Node == p.cfg.Node && r.Epoch == p.proposed {
 		p.leaderEpoch.Store(r.Epoch)

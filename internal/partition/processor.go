@@ -85,6 +85,7 @@ type Processor struct {
 
 	leader      atomic.Bool
 	leaderEpoch atomic.Uint64 // our epoch while leader
+	epochSeen   atomic.Uint64 // epoch as applied, for status readers on other goroutines
 	proposed    uint64        // epoch we announced, awaiting apply
 	appliedLSN  atomic.Uint64
 	timers      timerHeap
@@ -132,6 +133,9 @@ func (p *Processor) ID() uint16 { return p.id }
 
 // IsLeader reports whether this processor currently leads its partition.
 func (p *Processor) IsLeader() bool { return p.leader.Load() }
+
+// Epoch is the leader epoch of the partition as applied (the epoch of its latest leader).
+func (p *Processor) Epoch() uint64 { return p.epochSeen.Load() }
 
 // AppliedLSN is the last applied log position.
 func (p *Processor) AppliedLSN() uint64 { return p.appliedLSN.Load() }

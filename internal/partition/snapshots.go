@@ -49,6 +49,7 @@ func (p *Processor) loadPosition() error {
 	if p.epoch, err = rd.metaU64("epoch"); err != nil {
 		return err
 	}
+	p.epochSeen.Store(p.epoch)
 	newest, err := rd.metaU64(metaSnapshotLSN)
 	if err != nil {
 		return err

@@ -184,6 +184,10 @@ func (n *Node) localPartitionView(p uint16) (partitionView, bool) {
 	}
 	sort.Slice(v.Voters, func(i, j int) bool { return v.Voters[i] < v.Voters[j] })
 	if proc := n.proc(p); proc != nil {
+		// The applied leader epoch; raft's term above is the epoch a new leader will claim.
+		if e := proc.Epoch(); e != 0 {
+			v.Epoch = e
+		}
 		v.Applied = proc.AppliedLSN()
 		v.Archived = proc.SnapshotLSN()
 	}
@@ -436,7 +440,7 @@ func (c clusterInfo) ClusterStatus(ctx context.Context) (any, error) {
 				ns.Leads = append(ns.Leads, p.ID())
 			}
 			out.Partitions = append(out.Partitions, clusterapi.Partition{ID: p.ID(), Leader: uint64(n.nodeID), Replicas: []uint64{uint64(n.nodeID)},
-				Applied: p.AppliedLSN(), Durable: n.log.Tail(p.ID()), Archived: p.SnapshotLSN(), TrimPoint: n.trimPoint(p.ID())})
+				Epoch: p.Epoch(), Applied: p.AppliedLSN(), Durable: n.log.Tail(p.ID()), Archived: p.SnapshotLSN(), TrimPoint: n.trimPoint(p.ID())})
 		}
 		out.Nodes = []clusterapi.Node{ns}
 		out.Metadata = clusterapi.Metadata{Members: []uint64{uint64(n.nodeID)}, Leader: uint64(n.nodeID), Term: 1}

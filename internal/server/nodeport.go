@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/restatego/restate/internal/nodenet"
+	"github.com/restatego/restate/internal/query"
 )
 
 // nodeHandler serves the node port (5122): /health with the node's identity and state, and
@@ -27,6 +28,9 @@ func (n *Node) nodeHandler() http.Handler {
 	// Operator endpoints for restatectl, which talks to this port.
 	mux.HandleFunc("GET /v1/partitions", n.servePartitionList)
 	mux.HandleFunc("POST /v1/partitions/{partition}/snapshot", n.servePartitionSnapshot)
+	mux.HandleFunc("GET /v1/partitions/{partition}/snapshots", n.serveSnapshotList)
+	// The admin port's SQL endpoint, for restatectl sql: the query engine is cluster-wide.
+	mux.Handle("POST /v1/query", query.NewHandler(n.queryLimits(), query.EngineTables(n.queryPartitions(), n.registry.Snapshot)...))
 	// Go's profiler (Restate serves its heap profiles on this port), only with enable-pprof:
 	// profiles reveal internals and a CPU profile or trace costs CPU while it runs.
 	if n.opts.EnablePprof {

@@ -649,3 +649,20 @@ func writeNodeError(w http.ResponseWriter, err error) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"message": err.Error()})
 }
+
+// serveSnapshotList lists the snapshots of one partition in the repository, newest first, as
+// the admin API's GET /partitions/{id}/snapshots does (restatectl snapshots list).
+func (n *Node) serveSnapshotList(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(r.PathValue("partition"), 10, 16)
+	if err != nil {
+		writeNodeError(w, admin.Errorf(http.StatusBadRequest, "invalid partition id '%s': expected a number between 0 and 65535", r.PathValue("partition")))
+		return
+	}
+	out, err := snapshotOps{n}.ListSnapshots(r.Context(), uint16(id))
+	if err != nil {
+		writeNodeError(w, err)
+		return
+	}
+	w.Header().Set("content-type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
