@@ -36,6 +36,10 @@ type task struct {
 	early      []pendingEntry
 	att        *attempt
 
+	// traceParent and traceState are the invocation's span context, read by the last attempt
+	// when tracing is configured.
+	traceParent, traceState string
+
 	proposals  sync.WaitGroup
 	proposeMu  sync.Mutex
 	proposeErr error
@@ -161,6 +165,7 @@ func (t *task) handleFailure(st *partition.Status, opts schema.ResolvedOptions, 
 	switch d.Action {
 	case ActionFail:
 		t.propose(&partition.Record{Kind: partition.KindTerminate, Inv: t.inv, Failure: &f})
+		t.traceFailedEnd(st, f)
 		return false
 	case ActionPause:
 		t.propose(failedRec)
@@ -169,6 +174,7 @@ func (t *task) handleFailure(st *partition.Status, opts schema.ResolvedOptions, 
 	case ActionKill:
 		t.propose(failedRec)
 		t.propose(&partition.Record{Kind: partition.KindTerminate, Inv: t.inv, Failure: &f})
+		t.traceFailedEnd(st, f)
 		return false
 	}
 	failedRec.NextRetryAt = time.Now().Add(d.Delay).UnixMilli()
@@ -307,6 +313,7 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 	if tr := tracing.Current(); tr.Enabled() {
 		defer func() { t.traceOutcome(tr, in, a, out) }()
 		tp, ts := traceContext(in)
+		t.traceParent, t.traceState = tp, ts
 		a.span = tr.StartAttempt(tp, ts, t.inv.String(), traceTarget(st.Target),
 			tracing.Deployment{ID: dep.ID, Address: redact.Text(dep.URI), ProtocolVersion: version})
 	}

@@ -63,11 +63,18 @@ func (t *task) traceOutcome(tr *tracing.Tracer, in *partition.Invocation, a *att
 		a.span.End("")
 	}
 	if out.kind == outcomeEnded {
-		tp, ts := traceContext(in)
 		failure, code := "", uint32(0)
 		if f := a.outputFailure; f != nil {
 			failure, code = f.Message, f.Code
 		}
-		tr.InvocationEnd(tp, ts, t.inv.String(), traceTarget(in.Status.Target), failure, code)
+		tr.InvocationEnd(t.traceParent, t.traceState, t.inv.String(), traceTarget(in.Status.Target), failure, code)
+	}
+}
+
+// traceFailedEnd records the invocation-end span of an invocation the retry policy ended with
+// a failure.
+func (t *task) traceFailedEnd(st *partition.Status, f partition.Failure) {
+	if tr := tracing.Current(); tr.Enabled() {
+		tr.InvocationEnd(t.traceParent, t.traceState, t.inv.String(), traceTarget(st.Target), f.Message, f.Code)
 	}
 }

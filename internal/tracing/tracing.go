@@ -223,6 +223,8 @@ func (a *Attempt) End(failure string) {
 	if failure != "" {
 		a.span.SetStatus(codes.Error, failure)
 		a.span.SetAttributes(attribute.String(AttrErrorMessage, failure))
+	} else {
+		a.span.SetStatus(codes.Ok, "")
 	}
 	a.span.End()
 }

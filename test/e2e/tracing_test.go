@@ -104,7 +104,8 @@ func otlpGRPCReceiver(t *testing.T, sink *spanSink) string {
 
 // tracedEndpoint serves the Greeter and remembers the traceparent of each request Restate sent.
 func tracedEndpoint(t *testing.T) (string, func() []string) {
-	h, err := sdkserver.NewRestate().Bind(restate.Reflect(testservices.Greeter{})).Handler()
+	h, err := sdkserver.NewRestate().Bind(restate.Reflect(testservices.Greeter{})).
+		Bind(restate.Reflect(testservices.Failing{Rec: testservices.NewRecorder()})).Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,10 +155,14 @@ func TestTracingToOTLPReceivers(t *testing.T) {
 				t.Fatalf("call: %d %s", r.Status, r.Body)
 			}
 			invID := r.Header.Get("x-restate-id")
+			// A terminal error ends the invocation with a failure.
+			if r := s.Call(t, "/Failing/Terminal", "no"); r.Status != 418 {
+				t.Fatalf("terminal call: %d %s", r.Status, r.Body)
+			}
 			var spans map[string]*tracepb.Span
 			eventually(t, 20*time.Second, func() error {
 				spans = sink.byName()
-				if len(spans) < 4 {
+				if len(spans) < 8 {
 					return fmt.Errorf("spans so far: %d", len(spans))
 				}
 				return nil
@@ -179,6 +184,14 @@ func TestTracingToOTLPReceivers(t *testing.T) {
 			}
 			if got["restate.invocation.id"] != invID || got["rpc.service"] != "Greeter" || got["rpc.method"] != "Greet" {
 				t.Fatalf("attempt attributes %v (invocation %s)", got, invID)
+			}
+			failedEnd := spans["invocation-end Failing/Terminal"]
+			result := map[string]string{}
+			for _, kv := range failedEnd.GetAttributes() {
+				result[kv.Key] = kv.GetValue().GetStringValue()
+			}
+			if result["restate.invocation.result"] != "failure" || failedEnd.GetStatus().GetCode() != tracepb.Status_STATUS_CODE_ERROR {
+				t.Fatalf("invocation-end of a terminal error: %v %v", result, failedEnd.GetStatus())
 			}
 			want := "00-" + callerTrace + "-" + hex.EncodeToString(attempt.SpanId) + "-01"
 			if tp := seen(); len(tp) == 0 || tp[0] != want {
