@@ -262,3 +262,23 @@ func TestJSONPath(t *testing.T) {
 		}
 	}
 }
+
+// The per-invocation cost of the hooks: disabled (the default) and recording into a
+// provider that drops the spans.
+func BenchmarkInvocationSpans(b *testing.B) {
+	target := Target{Service: "S", Handler: "h"}
+	h := http.Header{}
+	for name, tr := range map[string]*Tracer{"disabled": Current(), "enabled": New(sdktrace.NewTracerProvider())} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				tp, ts := tr.Ingress(h, "127.0.0.1:1", "inv_1", target, time.Now())
+				a := tr.StartAttempt(tp, ts, "inv_1", target, Deployment{ID: "dp", Address: "http://x", ProtocolVersion: 5})
+				a.SetHeaders(http.Header{})
+				a.Command("Command/Output", "")
+				a.End("")
+				tr.InvocationEnd(tp, ts, "inv_1", target, "", 0)
+			}
+		})
+	}
+}
