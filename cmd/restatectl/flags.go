@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"log/slog"
@@ -44,8 +45,7 @@ func (g *globalFlags) register(fs *pflag.FlagSet) {
 
 // prepareTLS builds the TLS client when any TLS flag is given: trusting --tls-ca-file (the
 // system's roots without it) and presenting --tls-cert-file when the port requires client
-// certificates. Node ports refuse a missing client certificate in the handshake only under
-// TLS 1.2, so tlsconf.Client caps it there and the error says why.
+// certificates.
 func (g *globalFlags) prepareTLS() error {
 	if g.caFile == "" && g.certFile == "" && g.keyFile == "" {
 		return nil
@@ -66,7 +66,11 @@ func (g *globalFlags) prepareTLS() error {
 			return err
 		}
 	}
-	tr := &http.Transport{TLSClientConfig: tlsconf.Client(roots, cert), ForceAttemptHTTP2: true}
+	cfg := tlsconf.Client(roots, cert)
+	// TLS 1.2 even without a certificate: a node port that requires one then refuses in the
+	// handshake, with a reason the error shows, instead of closing the connection afterwards.
+	cfg.MaxVersion = tls.VersionTLS12
+	tr := &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}
 	g.tlsClient = &http.Client{Transport: tr}
 	if g.address == defaultAddress {
 		g.address = "https://" + strings.TrimPrefix(defaultAddress, "http://")
