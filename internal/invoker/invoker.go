@@ -15,6 +15,7 @@ import (
 
 	"github.com/restatego/restate/internal/identity"
 	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/schema"
 )
@@ -81,6 +82,7 @@ func New(opts Options) *Invoker {
 	if opts.ConcurrencyLimit > 0 {
 		iv.sem = make(chan struct{}, opts.ConcurrencyLimit)
 	}
+	metrics.InvokerConcurrencyLimit.WithLabelValues().Set(float64(opts.ConcurrencyLimit))
 	dial := opts.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
@@ -169,6 +171,8 @@ func (iv *Invoker) Invoke(p *partition.Processor, inv ids.InvocationID) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &task{iv: iv, inv: inv, proc: p, ctx: ctx, cancel: cancel}
 	iv.tasks[inv] = t
+	metrics.InvokerEnqueue.WithLabelValues(t.partitionLabel()).Inc()
+	metrics.InvokerInflight.WithLabelValues().Inc()
 	iv.wg.Add(1)
 	go t.run()
 }

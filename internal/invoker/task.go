@@ -7,11 +7,14 @@ import (
 	"hash/fnv"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/redact"
 	"github.com/restatego/restate/internal/schema"
@@ -75,6 +78,7 @@ func failed(code uint32, format string, args ...any) outcome {
 
 func (t *task) run() {
 	defer t.iv.wg.Done()
+	defer metrics.InvokerInflight.WithLabelValues().Dec()
 	defer t.cancel()
 	for {
 		done := t.runAttempts()
@@ -122,7 +126,10 @@ func (t *task) runAttempts() bool {
 			t.stopCollecting()
 			out = failed(500, "%v", err)
 		} else {
+			metrics.InvokerTasks.WithLabelValues(metrics.TaskStarted, t.partitionLabel(), "").Inc()
+			start := time.Now()
 			out = t.attempt(in, dep, opts)
+			metrics.InvokerTaskDuration.WithLabelValues().Observe(time.Since(start).Seconds())
 		}
 		// Every record proposed by this attempt must be durable before the next one starts, so
 		// it replays a journal that holds everything the previous attempt produced.
@@ -139,7 +146,11 @@ func (t *task) runAttempts() bool {
 			continue
 		}
 		switch out.kind {
-		case outcomeEnded, outcomeSuspended:
+		case outcomeEnded:
+			metrics.InvokerTasks.WithLabelValues(metrics.TaskCompleted, t.partitionLabel(), "").Inc()
+			return false
+		case outcomeSuspended:
+			metrics.InvokerTasks.WithLabelValues(metrics.TaskSuspended, t.partitionLabel(), "").Inc()
 			return false
 		case outcomeAborted:
 			return true
@@ -161,6 +172,11 @@ func (t *task) handleFailure(st *partition.Status, opts schema.ResolvedOptions, 
 	t.iv.logger.Info("invocation attempt failed", "inv", t.inv, "target", st.Target.String(), "attempt", attempts,
 		"code", f.Code, "err", f.Message, "next", d.Action.String(), "delay", d.Delay)
 
+	transient := "false"
+	if d.Action == ActionRetry {
+		transient = "true"
+	}
+	metrics.InvokerTasks.WithLabelValues(metrics.TaskFailed, t.partitionLabel(), transient).Inc()
 	failedRec := &partition.Record{Kind: partition.KindAttemptFailed, Inv: t.inv, Failure: &f, RelatedEntry: out.related}
 	switch d.Action {
 	case ActionFail:
@@ -181,6 +197,22 @@ func (t *task) handleFailure(st *partition.Status, opts schema.ResolvedOptions, 
 	t.propose(failedRec)
 	t.proposals.Wait()
 	return t.sleep(d.Delay)
+}
+
+// partitionLabel is the partition_id label of the task's invocation, as Restate's invoker
+// labels its task counters.
+func (t *task) partitionLabel() string { return strconv.Itoa(int(t.proc.ID())) }
+
+// countingReader counts the bytes read from a deployment's response.
+type countingReader struct {
+	r io.Reader
+	c prometheus.Counter
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.c.Add(float64(n))
+	return n, err
 }
 
 func (t *task) sleep(d time.Duration) bool {
@@ -294,7 +326,11 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 	if sem := t.iv.sem; sem != nil {
 		select {
 		case sem <- struct{}{}:
-			defer func() { <-sem }()
+			metrics.InvokerSlotsAcquired.WithLabelValues().Inc()
+			defer func() {
+				<-sem
+				metrics.InvokerSlotsReleased.WithLabelValues().Inc()
+			}()
 		case <-t.ctx.Done():
 			t.stopCollecting()
 			return outcome{kind: outcomeAborted}
@@ -367,6 +403,11 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 	if requestResponse {
 		a.closeInput()
 	}
+	clientType := "Http/bidi-stream"
+	if requestResponse {
+		clientType = "Http/request-response"
+	}
+	sentBytes := metrics.InvokerSentBytes.WithLabelValues(clientType)
 
 	pr, pw := io.Pipe()
 	// Ending the attempt (kill, pause, step-down, shutdown, abort timeout) must end its stream
@@ -380,6 +421,7 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 			if _, err := pw.Write(frame); err != nil {
 				break
 			}
+			sentBytes.Add(float64(len(frame)))
 			a.touch()
 		}
 		pw.Close()
@@ -425,6 +467,7 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 		return failed(503, "calling deployment %s: %v", dep.URI, err)
 	}
 	defer resp.Body.Close()
+	metrics.InvokerClientRequests.WithLabelValues(clientType, strconv.Itoa(resp.StatusCode)).Inc()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 		code := uint32(resp.StatusCode)
@@ -436,7 +479,7 @@ func (t *task) attempt(in *partition.Invocation, dep *schema.Deployment, opts sc
 	if got := resp.Header.Get("content-type"); got != ct {
 		return failed(415, "deployment %s answered with content-type %q, expected %q", dep.URI, got, ct)
 	}
-	dec := wire.NewDecoder(resp.Body, t.iv.opts.MaxMessageSize)
+	dec := wire.NewDecoder(countingReader{resp.Body, metrics.InvokerReceivedBytes.WithLabelValues(clientType)}, t.iv.opts.MaxMessageSize)
 	for {
 		f, err := dec.Next()
 		if err != nil {

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/storage"
 )
 
@@ -229,7 +231,15 @@ func (l *Local) writer() {
 			lsns[i] = next[a.p]
 			_ = b.Set(storage.LogKey(a.p, lsns[i]), a.data, nil)
 		}
+		// One group commit is one write batch: how many appends and bytes it carries tells
+		// how well batching works under the current load.
+		metrics.LocalLogAppends.WithLabelValues().Add(float64(len(batch)))
+		metrics.LocalLogBatchCount.WithLabelValues().Observe(float64(len(batch)))
+		metrics.LocalLogBatchBytes.WithLabelValues().Observe(float64(b.Len()))
+		metrics.LogServerBatchBytes.WithLabelValues().Observe(float64(b.Len()))
+		start := time.Now()
 		err := l.db.CommitSynced("log", b)
+		metrics.LogStoreDuration.WithLabelValues().Observe(time.Since(start).Seconds())
 		b.Close()
 
 		l.mu.Lock()

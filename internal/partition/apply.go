@@ -6,6 +6,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/restatego/restate/internal/ids"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/storage"
 	"github.com/restatego/restate/internal/wire"
 )
@@ -87,6 +88,7 @@ func (p *Processor) applyAnnounceLeader(t *txn, r *Record) error {
 		p.leaderEpoch.Store(r.Epoch)
 		p.leader.Store(true)
 		p.logger.Debug("leader", "epoch", r.Epoch)
+		p.effect(func() { metrics.PartitionLeaderChanges.WithLabelValues(p.idLabel(), "gained").Inc() })
 		return p.startLeading(t)
 	}
 	if wasLeader {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/restatego/restate/internal/ids"
 	"github.com/restatego/restate/internal/log"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/storage"
 )
 
@@ -127,6 +129,9 @@ func New(cfg Config) *Processor {
 		leaderEvents: make(chan leaderEvent, 256),
 	}
 }
+
+// idLabel is the partition label of the processor's metrics.
+func (p *Processor) idLabel() string { return strconv.Itoa(int(p.id)) }
 
 // ID is the partition id.
 func (p *Processor) ID() uint16 { return p.id }
@@ -325,6 +330,7 @@ func (p *Processor) onLeaderEvent(ev leaderEvent) {
 
 func (p *Processor) stepDown() {
 	if p.leader.Swap(false) {
+		metrics.PartitionLeaderChanges.WithLabelValues(p.idLabel(), "lost").Inc()
 		p.cfg.Effects.StepDown(p)
 		p.leaderEpoch.Store(0)
 		if p.timerArmed != nil {
@@ -370,8 +376,16 @@ func (p *Processor) applyBatch(entries []log.Entry) error {
 		if err != nil {
 			// A record we cannot read is skipped loudly rather than wedging the partition.
 			p.logger.Error("skipping undecodable record", "lsn", e.LSN, "err", err)
-		} else if err := p.apply(t, r); err != nil {
-			return fmt.Errorf("partition %d: apply %s at lsn %d: %w", p.id, r.Kind, e.LSN, err)
+		} else {
+			start, leader := time.Now(), metrics.LeaderNo
+			if p.leader.Load() {
+				leader = metrics.LeaderYes
+			}
+			if err := p.apply(t, r); err != nil {
+				return fmt.Errorf("partition %d: apply %s at lsn %d: %w", p.id, r.Kind, e.LSN, err)
+			}
+			// Timing is observation only: it never feeds back into what apply decides.
+			metrics.PartitionApplyCommand.WithLabelValues(r.Kind.String(), leader).Observe(time.Since(start).Seconds())
 		}
 		applied = e.LSN
 	}

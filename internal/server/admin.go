@@ -5,9 +5,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/restatego/restate/internal/admin"
 	"github.com/restatego/restate/internal/discovery"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/query"
 )
 
@@ -31,10 +31,10 @@ func (n *Node) adminHandler(ingressAddr string) http.Handler {
 // withMetrics also serves GET /metrics (the node's Prometheus metrics, as on the node port):
 // Restate's docker compose guides scrape the admin port.
 func withMetrics(h http.Handler) http.Handler {
-	metrics := promhttp.Handler()
+	mh := metrics.Handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-			metrics.ServeHTTP(w, r)
+			mh.ServeHTTP(w, r)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 	"github.com/restatego/restate/internal/invoker"
 	"github.com/restatego/restate/internal/log"
 	"github.com/restatego/restate/internal/metadata"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/reply"
 	"github.com/restatego/restate/internal/schema"
@@ -137,6 +139,7 @@ func (n *Node) start() (Addresses, error) {
 		return Addresses{}, err
 	}
 	snapshotMetrics.add(n)
+	nodeMetrics.add(n)
 	if clusterMode(n.opts) && n.snaps == nil {
 		n.logger.Warn("no snapshot repository is configured: partition logs are never trimmed, and a replica that loses its disk is rebuilt from the whole log; set worker.snapshots.destination")
 	}
@@ -156,7 +159,7 @@ func (n *Node) start() (Addresses, error) {
 		return addrs, err
 	}
 	if n.opts.HasRole(config.RoleHTTPIngress) {
-		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, n.tls.ingress, n.access.ingress(&n.ingressGate)); err != nil {
+		if addrs.Ingress, err = n.serve("ingress", n.opts.Ingress.BindAddress, n.tls.ingress, instrumentIngress(n.access.ingress(&n.ingressGate), n.knownService)); err != nil {
 			return addrs, err
 		}
 	}
@@ -192,7 +195,7 @@ func (n *Node) start() (Addresses, error) {
 
 // bootstrapSingle starts a node that is a cluster of its own: local metadata and local logs.
 func (n *Node) bootstrapSingle(local *metadata.Local) error {
-	n.meta = local
+	n.meta = meteredMetadata{Store: local, server: true}
 	numPartitions, err := n.localPartitionTable()
 	if err != nil {
 		return err
@@ -211,7 +214,7 @@ func (n *Node) bootstrapSingle(local *metadata.Local) error {
 
 func (n *Node) newProcessor(p uint16, raftLeadership bool) *partition.Processor {
 	return partition.New(partition.Config{
-		ID: p, Node: n.nodeID, DB: n.db, Log: n.log, Effects: &effects{n: n}, Router: router{n}, Logger: n.logger,
+		ID: p, Node: n.nodeID, DB: n.db, Log: meteredLog{n.log}, Effects: &effects{n: n}, Router: router{n}, Logger: n.logger,
 		CleanupInterval: n.opts.Worker.CleanupInterval, RaftLeadership: raftLeadership,
 		Restore: n.restoreHook(), Trim: n.trimLog, RestoreWhenEmpty: raftLeadership,
 	})
@@ -226,10 +229,17 @@ func (n *Node) runProcessor(proc *partition.Processor) {
 	}
 	n.procCancel[proc.ID()] = cancel
 	n.procMu.Unlock()
+	metrics.PartitionStart.WithLabelValues(strconv.Itoa(int(proc.ID()))).Inc()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := proc.Run(ctx); err != nil {
+		err := proc.Run(ctx)
+		stop := "normal"
+		if err != nil {
+			stop = "error"
+		}
+		metrics.PartitionStop.WithLabelValues(strconv.Itoa(int(proc.ID())), stop).Inc()
+		if err != nil {
 			n.logger.Error("partition processor stopped", "partition", proc.ID(), "err", err)
 			n.errCh <- err
 		}
@@ -368,6 +378,9 @@ func (n *Node) serve(name, addr string, tlsConfig *tls.Config, h http.Handler) (
 		IdleTimeout:       5 * time.Minute,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 10000},
 	}
+	if name == "ingress" {
+		srv.ConnState = countIngressConns
+	}
 	n.servers = append(n.servers, srv)
 	go func() {
 		serve := func() error { return srv.Serve(ln) }
@@ -421,6 +434,7 @@ func httpDrain(ctx context.Context, now time.Time) time.Time {
 // waiting further: the caller exits and a restart replays the log.
 func (n *Node) Shutdown(ctx context.Context) error {
 	snapshotMetrics.remove(n)
+	nodeMetrics.remove(n)
 	start := time.Now()
 
 	drainCtx, cancelDrain := context.WithDeadline(ctx, httpDrain(ctx, start))

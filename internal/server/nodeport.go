@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/nodenet"
 	"github.com/restatego/restate/internal/query"
 )
@@ -23,7 +23,7 @@ func (n *Node) nodeHandler() http.Handler {
 		})
 	}
 	mux.HandleFunc("GET /health", n.serveHealth)
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /debug/partitions/{partition}/digest", n.servePartitionDigest)
 	// Operator endpoints for restatectl, which talks to this port.
 	mux.HandleFunc("GET /v1/partitions", n.servePartitionList)

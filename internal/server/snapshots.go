@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/restatego/restate/internal/admin"
 	"github.com/restatego/restate/internal/clusterapi"
+	"github.com/restatego/restate/internal/metrics"
 	"github.com/restatego/restate/internal/partition"
 	"github.com/restatego/restate/internal/snapshot"
 )
@@ -165,6 +166,7 @@ func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *p
 	res, err := s.export(ctx, proc, trimLog)
 	s.mu.Lock()
 	if err != nil {
+		metrics.SnapshotUploadFailures.WithLabelValues().Inc()
 		ps.failed++
 		ps.failures++
 		ps.retryAt = time.Now().Add(min(time.Duration(1<<min(ps.failures, 10))*time.Second, maxSnapshotBackoff))
@@ -181,6 +183,8 @@ func (s *snapshotter) take(ctx context.Context, proc *partition.Processor, ps *p
 	ps.lastSecs = time.Since(start).Seconds()
 	s.mu.Unlock()
 	snapshotDuration.Observe(time.Since(start).Seconds())
+	metrics.SnapshotUploads.WithLabelValues().Inc()
+	metrics.SnapshotUploadDuration.WithLabelValues().Observe(time.Since(start).Seconds())
 	s.n.logger.Info("partition snapshot taken", "partition", p, "lsn", res.MinAppliedLSN, "snapshot", res.SnapshotID, "bytes", res.SizeBytes, "took", time.Since(start).Round(time.Millisecond))
 	return res, nil
 }
@@ -234,7 +238,13 @@ func (s *snapshotter) restore(ctx context.Context, p uint16, minLSN uint64) erro
 	dir := filepath.Join(s.tmp, fmt.Sprintf("restore-p%d-%d", p, time.Now().UnixNano()))
 	defer os.RemoveAll(dir)
 	name, fp := s.identity()
+	start := time.Now()
 	m, err := s.repo.Fetch(ctx, p, name, fp, dir)
+	if err != nil && !errors.Is(err, snapshot.ErrNoSnapshot) {
+		metrics.SnapshotDownloadFailures.WithLabelValues().Inc()
+	} else if err == nil {
+		metrics.SnapshotDownloadDuration.WithLabelValues().Observe(time.Since(start).Seconds())
+	}
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return fmt.Errorf("%w %d (%v)", partition.ErrNoSnapshot, p, err)
 	}
@@ -454,7 +464,7 @@ var (
 	descSnapshots     = prometheus.NewDesc("restate_partition_snapshots_total", "Partition snapshots this node attempted, by outcome.", []string{"partition", "outcome"}, nil)
 	descSnapshotBytes = prometheus.NewDesc("restate_partition_snapshot_size_bytes", "Size of the last snapshot this node took of the partition.", []string{"partition"}, nil)
 	descSnapshotSecs  = prometheus.NewDesc("restate_partition_snapshot_last_duration_seconds", "Duration of the last snapshot this node took of the partition.", []string{"partition"}, nil)
-	descSnapshotAge   = prometheus.NewDesc("restate_partition_snapshot_age_seconds", "Age of the newest snapshot announced in the partition's log.", []string{"partition"}, nil)
+	descSnapshotAge   = prometheus.NewDesc("restate_partition_snapshot_age_by_partition_seconds", "Age of the newest snapshot announced in the partition's log.", []string{"partition"}, nil)
 	descSnapshotLSN   = prometheus.NewDesc("restate_partition_snapshot_lsn", "Applied lsn of the newest snapshot announced in the partition's log (the archived lsn).", []string{"partition"}, nil)
 	descTrimPoint     = prometheus.NewDesc("restate_partition_log_trim_point", "Position the partition's log on this node is trimmed to.", []string{"partition"}, nil)
 	descRestores      = prometheus.NewDesc("restate_partition_snapshot_restores_total", "Snapshots this node restored the partition from.", []string{"partition"}, nil)
