@@ -25,18 +25,27 @@ var Objectives = map[float64]float64{0.5: 0.05, 0.9: 0.01, 0.99: 0.001, 1: 0.000
 func counter(name, help string, labels ...string) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	prometheus.MustRegister(c)
+	if len(labels) == 0 {
+		c.WithLabelValues() // served from the start at 0, so rate() has a base
+	}
 	return c
 }
 
 func gauge(name, help string, labels ...string) *prometheus.GaugeVec {
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)
 	prometheus.MustRegister(g)
+	if len(labels) == 0 {
+		g.WithLabelValues()
+	}
 	return g
 }
 
 func summary(name, help string, labels ...string) *prometheus.SummaryVec {
 	s := prometheus.NewSummaryVec(prometheus.SummaryOpts{Name: name, Help: help, Objectives: Objectives}, labels)
 	prometheus.MustRegister(s)
+	if len(labels) == 0 {
+		s.WithLabelValues()
+	}
 	return s
 }
 

@@ -223,7 +223,7 @@ var (
 	descMetaLeaderID     = prometheus.NewDesc("restate_metadata_server_replicated_leader_id", "Raft Metadata server know leader id", nil, nil)
 	descMetaTerm         = prometheus.NewDesc("restate_metadata_server_replicated_term", "Raft term of the metadata store as this node knows it", nil, nil)
 	descMetaMembers      = prometheus.NewDesc("restate_metadata_server_replicated_members", "Members of the metadata store's raft group", nil, nil)
-	descStorageLive      = prometheus.NewDesc("restate_rocksdb_estimate_live_data_size_bytes", "Estimated size of the live data in the node's database (Pebble here)", []string{"db"}, nil)
+	descStorageLive      = prometheus.NewDesc("restate_rocksdb_estimate_live_data_size_bytes", "Estimated size of the live data in the node's database (Pebble here: the live sstables)", []string{"db", "cf"}, nil)
 	descNodesByState     = prometheus.NewDesc("restate_failure_detector_nodes_total", "Number of nodes per node state, dimensioned by state", []string{"state"}, nil)
 	descStorageDisk      = prometheus.NewDesc("restate_storage_disk_usage_bytes", "Bytes the node's database uses on disk (Pebble's whole store: sstables, WAL, manifests)", nil, nil)
 	nodeDescs            = []*prometheus.Desc{descNumPartitions, descActivePartitions, descActiveLeaders, descAppliedLag, descUnknownLag,
@@ -331,7 +331,7 @@ func (n *Node) collectNodeMetrics(ch chan<- prometheus.Metric) {
 	if n.db != nil {
 		m := n.db.Metrics()
 		gauge(descStorageDisk, float64(m.DiskSpaceUsage()))
-		gauge(descStorageLive, float64(m.Total().TablesSize), "local-storage")
+		gauge(descStorageLive, float64(m.Total().TablesSize), "local-storage", "default")
 	}
 }
 
