@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/restatego/restate/internal/config"
+	"github.com/restatego/restate/internal/logging"
 	"github.com/restatego/restate/internal/server"
 	"github.com/restatego/restate/internal/tracing"
 )
@@ -42,7 +42,13 @@ func run() int {
 		os.Stdout.Write(b)
 		return 0
 	}
-	logger := newLogger(opts.LogFilter, opts.LogFormat)
+	filter, err := logging.ParseFilter(opts.LogFilter)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "restate-server: log-filter: %v\n", err)
+		return 2
+	}
+	logger := logging.New(os.Stderr, opts.LogFormat, filter)
+	slog.SetDefault(logger)
 	for _, w := range warnings {
 		logger.Warn(w)
 	}
@@ -85,40 +91,6 @@ func run() int {
 		return 1
 	}
 	return code
-}
-
-// newLogger maps Restate's log filter (env-filter syntax such as "warn,restate=info") onto one
-// slog level: the level given for "restate" if any, else the default directive.
-func newLogger(filter, format string) *slog.Logger {
-	level := slog.LevelInfo
-	def, restate := "", ""
-	for _, d := range strings.Split(filter, ",") {
-		d = strings.TrimSpace(d)
-		if target, lvl, ok := strings.Cut(d, "="); ok {
-			if strings.HasPrefix(target, "restate") {
-				restate = lvl
-			}
-		} else if d != "" {
-			def = d
-		}
-	}
-	chosen := restate
-	if chosen == "" {
-		chosen = def
-	}
-	switch strings.ToLower(chosen) {
-	case "trace", "debug":
-		level = slog.LevelDebug
-	case "warn":
-		level = slog.LevelWarn
-	case "error", "off":
-		level = slog.LevelError
-	}
-	hopts := &slog.HandlerOptions{Level: level}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, hopts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, hopts))
 }
 
 // startTracing installs the OpenTelemetry exporters the tracing-* keys ask for; without them the

@@ -108,7 +108,7 @@ func (t *task) runAttempts() bool {
 
 		in, err := t.proc.ReadInvocation(t.inv, true)
 		if err != nil {
-			t.iv.logger.Error("reading invocation", "inv", t.inv, "err", err)
+			t.iv.logger.Error("reading invocation", "invocation_id", t.inv, "err", err)
 			if !t.sleep(time.Second) {
 				return true
 			}
@@ -139,7 +139,7 @@ func (t *task) runAttempts() bool {
 		t.proposeErr = nil
 		t.proposeMu.Unlock()
 		if perr != nil && out.kind != outcomeAborted {
-			t.iv.logger.Warn("proposing to the log failed", "inv", t.inv, "err", perr)
+			t.iv.logger.Warn("proposing to the log failed", "invocation_id", t.inv, "err", perr)
 			if !t.sleep(time.Second) {
 				return true
 			}
@@ -169,7 +169,7 @@ func (t *task) handleFailure(st *partition.Status, opts schema.ResolvedOptions, 
 	d := Decide(opts.RetryPolicy, t.iv.opts.DefaultRetryPolicy,
 		FailedAttempt{Attempts: attempts, Behavior: out.behavior, RetryIn: out.retryIn})
 	f := out.failure
-	t.iv.logger.Info("invocation attempt failed", "inv", t.inv, "target", st.Target.String(), "attempt", attempts,
+	t.iv.logger.Info("invocation attempt failed", "invocation_id", t.inv, "target", st.Target.String(), "attempt", attempts,
 		"code", f.Code, "err", f.Message, "next", d.Action.String(), "delay", d.Delay)
 
 	transient := "false"

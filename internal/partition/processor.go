@@ -123,7 +123,7 @@ func New(cfg Config) *Processor {
 		id:     cfg.ID,
 		db:     cfg.DB,
 		log:    cfg.Log,
-		logger: cfg.Logger.With("partition", cfg.ID),
+		logger: cfg.Logger.With("component", "partition", "partition", cfg.ID),
 		wake:   make(chan struct{}, 1),
 
 		leaderEvents: make(chan leaderEvent, 256),
