@@ -76,7 +76,7 @@ func (n *Node) bootstrapCluster() error {
 	if err != nil {
 		return err
 	}
-	n.meta = meteredMetadata{Store: n.cluster.Meta}
+	n.meta = meteredMetadata{Store: n.cluster.Meta, server: true}
 	n.log = n.cluster.Log
 	n.health.joinedAt.Store(time.Now().UnixNano())
 	n.health.joined.Store(true)

@@ -159,8 +159,9 @@ func (l meteredLog) Subscribe(p uint16, c log.Consumer) {
 
 // ---- metadata ----
 
-// meteredMetadata measures metadata requests as a client; when the store is this node's own
-// (single node), it is also the metadata server and reports as one.
+// meteredMetadata measures metadata requests as a client and, where the store is a replica
+// on this node (a single node's local store, a cluster node's raft store), also as the
+// metadata server that answered them.
 type meteredMetadata struct {
 	metadata.Store
 	server bool

@@ -25,8 +25,10 @@ func sqlRunning(n *ch.Node) (float64, error) {
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "restate_sql_queries_running "); ok {
-			return strconv.ParseFloat(v, 64)
+		// The series carries the node labels: restate_sql_queries_running{cluster_name=...} 0
+		line := sc.Text()
+		if strings.HasPrefix(line, "restate_sql_queries_running ") || strings.HasPrefix(line, "restate_sql_queries_running{") {
+			return strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		}
 	}
 	return 0, fmt.Errorf("no restate_sql_queries_running in /metrics")
