@@ -278,6 +278,11 @@ func (n *Node) collectNodeMetrics(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
+	// The log, the cluster and the processors are set while the node starts; ready (stored
+	// after them) makes them safe to read.
+	if !n.ready.Load() {
+		return
+	}
 	n.procMu.Lock()
 	numPartitions, l := n.numPartitions, n.log
 	n.procMu.Unlock()
@@ -339,7 +344,7 @@ func (n *Node) collectNodeMetrics(ch chan<- prometheus.Metric) {
 // knownService tells whether the current schema has the service (a label value must not come
 // from arbitrary request paths).
 func (n *Node) knownService(name string) bool {
-	if n.registry == nil || strings.TrimSpace(name) == "" {
+	if !n.ready.Load() || strings.TrimSpace(name) == "" { // ready: n.registry is set
 		return false
 	}
 	snap := n.registry.Snapshot()
