@@ -322,12 +322,16 @@ func (n *Node) collectNodeMetrics(ch chan<- prometheus.Metric) {
 	metrics.Quantiles(ch, descAppliedLag, lags)
 	metrics.Quantiles(ch, descSnapshotAgeQ, ages)
 	if n.cluster == nil {
-		// A single node is its own cluster and alive. (Cluster nodes do not report this yet:
-		// no component here tracks the liveness of every node.)
+		// A single node is its own cluster and alive.
 		gauge(descNodesByState, 1, "alive")
 	}
 	if n.cluster != nil && n.cluster.Meta != nil {
 		applied, commit, term, leader := n.cluster.Meta.Status()
+		if leader == uint64(n.nodeID) {
+			alive, dead := n.nodeStates()
+			gauge(descNodesByState, float64(alive), "alive")
+			gauge(descNodesByState, float64(dead), "dead")
+		}
 		gauge(descMetaAppliedLSN, float64(applied))
 		gauge(descMetaCommittedLSN, float64(commit))
 		gauge(descMetaLeaderID, float64(leader))
@@ -339,6 +343,37 @@ func (n *Node) collectNodeMetrics(ch chan<- prometheus.Metric) {
 		gauge(descStorageDisk, float64(m.DiskSpaceUsage()))
 		gauge(descStorageLive, float64(m.Total().TablesSize), "local-storage", "default")
 	}
+}
+
+// nodeStates counts the configured nodes the metadata leader heard from recently (in the
+// metadata group or in a partition group it leads) and the others. Only the metadata leader
+// reports it: a follower's raft progress is empty, and dashboards take the max across nodes.
+func (n *Node) nodeStates() (alive, dead int) {
+	cfg := n.cluster.Nodes()
+	if cfg == nil {
+		return 0, 0
+	}
+	seen := map[uint64]bool{uint64(n.nodeID): true}
+	for _, id := range n.cluster.Meta.RecentlyActive() {
+		seen[id] = true
+	}
+	for _, p := range n.localProcs() {
+		if g := n.cluster.Log.Group(p.ID()); g != nil {
+			for id, pr := range g.Status().Progress {
+				if pr.RecentActive {
+					seen[id] = true
+				}
+			}
+		}
+	}
+	for id := range cfg.Nodes {
+		if seen[id] {
+			alive++
+		} else {
+			dead++
+		}
+	}
+	return alive, dead
 }
 
 // knownService tells whether the current schema has the service (a label value must not come

@@ -39,6 +39,7 @@ func TestClusterMetricNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	union := map[string]*dto.MetricFamily{}
+	maxAlive := 0.0
 	for _, n := range r.c.Nodes {
 		resp, err := http.Get(n.NodeURL() + "/metrics")
 		if err != nil {
@@ -56,11 +57,23 @@ func TestClusterMetricNames(t *testing.T) {
 				t.Errorf("%s: %s missing or zero: %v", n.Name, name, mf)
 			}
 		}
+		if mf := mfs["restate_failure_detector_nodes_total"]; mf != nil {
+			for _, m := range mf.Metric {
+				for _, lp := range m.Label {
+					if lp.GetName() == "state" && lp.GetValue() == "alive" {
+						maxAlive = max(maxAlive, m.GetGauge().GetValue())
+					}
+				}
+			}
+		}
 		for name, mf := range mfs {
 			if union[name] == nil {
 				union[name] = mf
 			}
 		}
+	}
+	if maxAlive != float64(len(r.c.Nodes)) {
+		t.Errorf("restate_failure_detector_nodes_total{state=\"alive\"}: max %v across nodes, want %d", maxAlive, len(r.c.Nodes))
 	}
 	for _, want := range served {
 		switch want.After {
