@@ -76,10 +76,12 @@ func TestCallStreamAndFaults(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
+		// Wait for the last payload, not a count: payloads may be dropped while the stream
+		// connects, and the last ones may still be in flight when most have arrived.
 		mu.Lock()
-		n := len(got)
+		done := len(got) > 0 && got[len(got)-1] == "99"
 		mu.Unlock()
-		if n >= 90 || time.Now().After(deadline) {
+		if done || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
