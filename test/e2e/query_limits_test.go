@@ -23,7 +23,9 @@ func sqlQuery(t *testing.T, s *th.Server, q string) th.Response {
 	return do(t, http.MethodPost, "http://"+s.Admin+"/query", b, "accept", "application/json")
 }
 
-// nodeMetric reads one unlabelled metric from the node port's /metrics.
+// nodeMetric reads one series from the node port's /metrics. name is the metric's name,
+// optionally with labels (`restate_x{reason="cancelled"}`); the series also carries the node
+// labels (cluster_name, node_name), which are not matched.
 func nodeMetric(t *testing.T, s *th.Server, name string) float64 {
 	t.Helper()
 	resp, err := client.Get("http://" + s.Node + "/metrics")
@@ -33,9 +35,20 @@ func nodeMetric(t *testing.T, s *th.Server, name string) float64 {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	base, labels, _ := strings.Cut(strings.TrimSuffix(name, "}"), "{")
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
+		line := sc.Text()
+		if !strings.HasPrefix(line, base+" ") && !strings.HasPrefix(line, base+"{") {
+			continue
+		}
+		matches := true
+		for _, l := range strings.Split(labels, ",") {
+			if l != "" && !strings.Contains(line, l) {
+				matches = false
+			}
+		}
+		if matches {
+			f, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 			if err != nil {
 				t.Fatalf("metric %s: %v", name, err)
 			}
