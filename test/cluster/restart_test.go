@@ -11,7 +11,6 @@ import (
 	"time"
 
 	ch "github.com/restatego/restate/internal/clusterharness"
-	"github.com/restatego/restate/internal/clusterharness/workload"
 )
 
 // Restart budgets. restartGapBudget is the longest the healthy nodes may go without a
@@ -47,7 +46,7 @@ func TestRestartUnderLoad(t *testing.T) {
 			healthy = append(healthy, n.IngressURL())
 		}
 	}
-	r.caller.Targets = workload.NewTargets(healthy...)
+	r.caller.Targets.Set(healthy...)
 
 	victim.Kill()
 	time.Sleep(restartDownTime)

@@ -16,22 +16,34 @@ import (
 // Targets hands out ingress base URLs round-robin, so load reaches every node and a client
 // whose attempt fails moves on to the next node.
 type Targets struct {
-	urls []string
+	urls atomic.Pointer[[]string] // replaced whole by Set while clients run
 	next atomic.Uint64
 }
 
 // NewTargets spreads requests over urls (base URLs such as "http://127.0.0.1:8080").
 func NewTargets(urls ...string) *Targets {
+	t := &Targets{}
+	t.Set(urls...)
+	return t
+}
+
+// Set replaces the URLs; clients running on t move to them with their next attempt.
+func (t *Targets) Set(urls ...string) {
 	if len(urls) == 0 {
-		panic("workload: NewTargets needs at least one URL")
+		panic("workload: Targets needs at least one URL")
 	}
-	return &Targets{urls: append([]string(nil), urls...)}
+	list := append([]string(nil), urls...)
+	t.urls.Store(&list)
 }
 
 // Next returns the next URL in turn.
 func (t *Targets) Next() string {
-	return t.urls[(t.next.Add(1)-1)%uint64(len(t.urls))]
+	urls := *t.urls.Load()
+	return urls[(t.next.Add(1)-1)%uint64(len(urls))]
 }
+
+// count is how many URLs there are.
+func (t *Targets) count() int { return len(*t.urls.Load()) }
 
 // Outcome classifies a finished operation by what the client can know about it.
 type Outcome int
@@ -113,7 +125,7 @@ func (c *Caller) Call(ctx context.Context, path string, body any, idempotencyKey
 	for {
 		res.Attempts++
 		base := c.Targets.Next()
-		if base == lastFailed && len(c.Targets.urls) > 1 {
+		if base == lastFailed && c.Targets.count() > 1 {
 			// Do not wait on the same dead or paused node twice in a row.
 			base = c.Targets.Next()
 		}
