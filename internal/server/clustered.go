@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -411,6 +412,7 @@ func (c clusterInfo) ClusterHealth(ctx context.Context) (admin.ClusterHealth, er
 	for _, m := range c.n.cluster.Meta.Members() {
 		h.MetadataMembers = append(h.MetadataMembers, uint32(m))
 	}
+	slices.Sort(h.MetadataMembers) // in node id order, whatever order raft keeps them in
 	return h, nil
 }
 
