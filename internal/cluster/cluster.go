@@ -69,7 +69,8 @@ type Cluster struct {
 	Log    *replog.Log
 	// meta publishes Meta to the network handlers, which run while Start opens it.
 	meta atomic.Pointer[metadata.RaftStore]
-	// registered: the node reached the metadata quorum and is in the nodes configuration.
+	// registered: the node is a member: it reached the metadata quorum and is in the nodes
+	// configuration, or it restarted with the metadata state of a member.
 	registered atomic.Bool
 
 	mu         sync.RWMutex
@@ -125,8 +126,10 @@ func (c *Cluster) learn(node uint64, addr string) {
 	c.mu.Unlock()
 }
 
-// Registered reports whether the node reached the metadata quorum and is a member of the
-// nodes configuration; it stays true once it was.
+// Registered reports whether the node is a member of the cluster: it reached the metadata
+// quorum and is in the nodes configuration, or it restarted with a member's metadata state
+// (a restarted member cannot reach the quorum alone when the whole cluster restarts, and the
+// others may start only once it reports healthy). It stays true once it was.
 func (c *Cluster) Registered() bool { return c.registered.Load() }
 
 // Start provisions or joins the cluster and opens the partitions this node replicates. It
@@ -136,6 +139,9 @@ func (c *Cluster) Start(ctx context.Context) (*PartitionTable, []uint16, error) 
 	hasState, err := c.Host.HasState(metadata.Group)
 	if err != nil {
 		return nil, nil, err
+	}
+	if hasState {
+		c.registered.Store(true)
 	}
 	onConf := func(cc pb.ConfChangeI) {
 		v1, ok := cc.(*pb.ConfChange)

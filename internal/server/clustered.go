@@ -350,9 +350,9 @@ func (n *Node) handleDeliver(ctx context.Context, from uint64, body []byte) ([]b
 type gate struct {
 	h atomic.Pointer[http.Handler]
 	// inCluster, when set, answers GET /health before the handler is installed: 200 once the
-	// node reached the metadata quorum and is a member (the admin API's readiness while a new
-	// cluster waits for its other nodes, which may only start once this one is healthy), 503
-	// before.
+	// node is a member (it reached the metadata quorum, or restarted as a member), 503 before.
+	// It does not wait for the partitions: in the seed's compose file the other nodes start
+	// only once node 1 is healthy, both for a new cluster and for a restart of all nodes.
 	inCluster func() bool
 	hold      bool
 	once      sync.Once
